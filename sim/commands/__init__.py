@@ -1,0 +1,1 @@
+"""One module per ``swsim`` subcommand; each exposes ``register(subparsers)``. See ``sim/cli.py``."""
