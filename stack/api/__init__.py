@@ -1,0 +1,1 @@
+"""The SyncWell API service (API Gateway + dual JWT authorizer in one ASGI app). ``create_app(config)``."""

@@ -1,0 +1,85 @@
+"""The API's AWS clients: one boto3 client per service, created once (boto3 clients are thread-safe), called
+from a bounded thread pool so the event loop never blocks, with short timeouts and few retries so an
+unavailable dependency turns into a fast 503 instead of a hung request.
+"""
+from __future__ import annotations
+
+import asyncio
+import functools
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, TypeVar
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from stack.api.errors import DependencyUnavailable
+from stack.config import StackConfig
+
+T = TypeVar("T")
+
+# Codes that mean "the dependency is unhealthy or overloaded", as opposed to a request we got wrong.
+UNAVAILABLE_CODES = frozenset({
+    "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
+    "InternalServerError", "ServiceUnavailable", "InternalFailure", "Throttling", "SlowDown",
+    "InternalError", "RequestTimeout", "ServiceUnavailableException", "InternalServiceError",
+})
+
+
+@dataclass
+class AwsClients:
+    dynamodb: Any
+    sqs: Any
+    s3: Any
+    secrets: Any
+    executor: ThreadPoolExecutor
+
+    @classmethod
+    def create(cls, config: StackConfig, endpoints: Mapping[str, str] | None = None) -> "AwsClients":
+        """Clients honouring the standard ``AWS_ENDPOINT_URL[_SERVICE]`` variables, or explicit ``endpoints``
+        ({"dynamodb": url, ...}) when given (tests)."""
+        api = config.tuning.get("api", {})
+        pool = int(api.get("aws_max_connections", 64))
+        botocore_config = Config(
+            region_name=config.region,
+            connect_timeout=float(api.get("aws_connect_timeout_s", 0.5)),
+            read_timeout=float(api.get("aws_read_timeout_s", 3.0)),
+            retries={"total_max_attempts": int(api.get("aws_max_attempts", 2)), "mode": "standard"},
+            max_pool_connections=pool,
+        )
+        session = boto3.session.Session()
+        endpoints = endpoints or {}
+
+        def client(name: str) -> Any:
+            extra = {"endpoint_url": endpoints[name]} if name in endpoints else {}
+            return session.client(name, config=botocore_config, **extra)
+
+        return cls(dynamodb=client("dynamodb"), sqs=client("sqs"), s3=client("s3"),
+                   secrets=client("secretsmanager"),
+                   executor=ThreadPoolExecutor(max_workers=pool, thread_name_prefix="aws"))
+
+    async def call(self, service: str, fn: Callable[..., T], /, **kwargs: Any) -> T:
+        """Run one blocking boto3 call in the pool; dependency failures become ``DependencyUnavailable``.
+
+        ClientErrors that describe the request (ConditionalCheckFailed, ResourceNotFound...) are re-raised for
+        the caller to interpret.
+        """
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self.executor, functools.partial(fn, **kwargs))
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            if code in UNAVAILABLE_CODES or status >= 500:
+                raise DependencyUnavailable(service, code or str(status)) from exc
+            raise
+        except BotoCoreError as exc:
+            raise DependencyUnavailable(service, type(exc).__name__) from exc
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))

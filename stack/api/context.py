@@ -1,0 +1,120 @@
+"""Everything a request handler needs, created once per process at startup (clients, caches, limiter)."""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from botocore.exceptions import ClientError
+
+from stack import schema
+from stack.api.authorizer import Authorizer, Principal
+from stack.api.aws import AwsClients, error_code
+from stack.api.errors import ApiError, DependencyUnavailable
+from stack.api.ratelimit import RateLimiter
+from stack.api.store import Store
+from stack.config import StackConfig
+
+log = logging.getLogger("syncwell.api")
+V = TypeVar("V")
+_MISSING = object()
+
+
+class TtlCache(Generic[V]):
+    """A small bounded LRU whose entries expire; enough for secrets and provider-user mappings."""
+
+    def __init__(self, size: int, ttl_s: float) -> None:
+        self.size = size
+        self.ttl_s = ttl_s
+        self._entries: OrderedDict[str, tuple[float, V]] = OrderedDict()
+
+    def get(self, key: str) -> V | object:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] < time.monotonic():
+            self._entries.pop(key, None)
+            return _MISSING
+        self._entries.move_to_end(key)
+        return entry[1]
+
+    def put(self, key: str, value: V, ttl_s: float | None = None) -> None:
+        self._entries[key] = (time.monotonic() + (self.ttl_s if ttl_s is None else ttl_s), value)
+        if len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+
+
+class QueueUrls:
+    """Queue name -> URL, resolved once (GetQueueUrl) and cached."""
+
+    def __init__(self, aws: AwsClients) -> None:
+        self.aws = aws
+        self._urls: dict[str, str] = {}
+
+    async def url(self, name: str) -> str:
+        if name not in self._urls:
+            try:
+                response = await self.aws.call("sqs", self.aws.sqs.get_queue_url, QueueName=name)
+            except ClientError as exc:
+                raise DependencyUnavailable("sqs", f"queue {name} not found ({error_code(exc)})") from exc
+            self._urls[name] = response["QueueUrl"]
+        return self._urls[name]
+
+
+@dataclass
+class ApiContext:
+    config: StackConfig
+    aws: AwsClients
+    store: Store
+    authorizer: Authorizer
+    limiter: RateLimiter
+    queues: QueueUrls
+    provider_secrets: TtlCache[dict[str, Any] | None] = field(default_factory=lambda: TtlCache(16, 300.0))
+    provider_users: TtlCache[str | None] = field(default_factory=lambda: TtlCache(100_000, 60.0))
+    background: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def tune(self, key: str, default: Any) -> Any:
+        return self.config.tuning.get("api", {}).get(key, default)
+
+    async def principal(self, authorization: str | None) -> Principal:
+        """Authenticate, then apply the per-user rate limit (10 req/s, burst 20 [004 §3.1])."""
+        principal = await self.authorizer.authenticate(authorization)
+        decision = await self.limiter.check_user(principal.user_id)
+        if not decision.allowed:
+            raise ApiError(429, "rate_limited", "too many requests for this user",
+                           {"Retry-After": str(decision.retry_after_s)})
+        return principal
+
+    async def provider_secret(self, provider: str) -> dict[str, Any] | None:
+        """The provider app's client secret and webhook verification codes (Secrets Manager, cached 5 min)."""
+        cached = self.provider_secrets.get(provider)
+        if cached is not _MISSING:
+            return cached  # type: ignore[return-value]
+        try:
+            response = await self.aws.call("secretsmanager", self.aws.secrets.get_secret_value,
+                                           SecretId=schema.provider_app_secret_name(provider))
+            secret: dict[str, Any] | None = json.loads(response["SecretString"])
+        except ClientError as exc:
+            if error_code(exc) != "ResourceNotFoundException":
+                raise DependencyUnavailable("secretsmanager", error_code(exc)) from exc
+            log.error("provider app secret missing", extra={"fields": {"provider": provider}})
+            secret = None
+        self.provider_secrets.put(provider, secret, None if secret else 5.0)
+        return secret
+
+    async def user_for_provider_user(self, provider: str, provider_user_id: str) -> str | None:
+        cache_key = f"{provider}#{provider_user_id}"
+        cached = self.provider_users.get(cache_key)
+        if cached is not _MISSING:
+            return cached  # type: ignore[return-value]
+        user_id = await self.store.user_for_provider_user(provider, provider_user_id)
+        self.provider_users.put(cache_key, user_id, None if user_id else 5.0)
+        return user_id
+
+    def spawn(self, coro: Any) -> None:
+        """Run work after the response (exports, account deletion), keeping a reference so it is not GC'd."""
+        task = asyncio.create_task(coro)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)

@@ -1,0 +1,143 @@
+"""Accepting sync jobs exactly once per Idempotency-Key.
+
+1. One DynamoDB transaction writes the ``APIKEY#{user}##{key}`` record and the ``JOB#`` item, both conditional
+   on not existing: of two requests with the same key (even concurrent) exactly one creates the job.
+2. Then the ``SyncJobMessage`` is sent to the HotPathSyncQueue; the 202 is returned only after SQS took it.
+3. If the send fails, the claim is rolled back (the client's retry starts afresh) and the answer is 503.
+4. The crash window (process dies after 1, before 2): the client saw no 202 and retries with the same key; the
+   retry finds the job still QUEUED and older than ``resend_grace_s`` and sends its stored message again. Within
+   the grace window a duplicate does not re-send (so concurrent duplicates give one message); after it a
+   re-send is harmless because the worker's ``IDEM##`` lock makes processing exactly-once.
+The jobId is derived from (user, key), formatted as a UUIDv4 [C-008], so every path names the same job.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable
+
+import orjson
+
+from stack import schema
+from stack.api.context import ApiContext
+from stack.api.errors import DependencyUnavailable
+from stack.api.logs import correlation_id_var, log_fields
+
+log = logging.getLogger("syncwell.api.jobs")
+JOB_TTL_S = 30 * 86400
+API_KEY_TTL_S = 86400
+
+
+def derived_uuid4(*parts: str) -> str:
+    """A UUID with version-4 layout whose bits come from a hash of ``parts`` (deterministic, unguessable
+    without the parts)."""
+    digest = hashlib.sha256("\x00".join(parts).encode()).digest()
+    return str(uuid.UUID(bytes=digest[:16], version=4))
+
+
+def job_id_for(user_id: str, idempotency_key: str) -> str:
+    return f"job_{derived_uuid4('sync-job', user_id, idempotency_key)}"
+
+
+def worker_idempotency_key(user_id: str, idempotency_key: str) -> str:
+    """The worker's IDEM## lock key: the client's key scoped by user, so two users' keys never collide."""
+    return f"{user_id}#{idempotency_key}"
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    user_id: str
+    idempotency_key: str
+    source_connection_id: str
+    destination_connection_id: str
+    data_type: str
+    mode: str
+    priority: str
+    origin: str
+    fingerprint: str
+    total_chunks: int = 1
+    date_range: dict[str, str] | None = None
+    payload_ref: str | None = None
+
+
+@dataclass(frozen=True)
+class AcceptedJob:
+    job_id: str
+    status: str
+    created: bool
+
+
+def build_message(spec: JobSpec, job_id: str, correlation_id: str, now: float) -> dict[str, Any]:
+    message: dict[str, Any] = schema.SyncJobMessage(
+        jobId=job_id, userId=spec.user_id, sourceConnectionId=spec.source_connection_id,
+        destinationConnectionId=spec.destination_connection_id, dataType=spec.data_type, mode=spec.mode,
+        priority=spec.priority, idempotencyKey=worker_idempotency_key(spec.user_id, spec.idempotency_key),
+        correlationId=correlation_id, requestedAt=now, origin=spec.origin)  # type: ignore[arg-type]
+    if spec.date_range:
+        message["dateRange"] = spec.date_range
+    if spec.payload_ref:
+        message["payloadRef"] = spec.payload_ref
+    return message
+
+
+def build_job_item(spec: JobSpec, job_id: str, message: dict[str, Any], now: float) -> dict[str, Any]:
+    return {
+        schema.PK: schema.user_pk(spec.user_id), schema.SK: schema.job_sk(job_id), "jobId": job_id,
+        "userId": spec.user_id, "status": "QUEUED", "idempotencyKey": message["idempotencyKey"],
+        "sourceConnectionId": spec.source_connection_id, "destinationConnectionId": spec.destination_connection_id,
+        "dataType": spec.data_type, "mode": spec.mode, "priority": spec.priority, "origin": spec.origin,
+        "createdAt": now, "updatedAt": now, "correlationId": message["correlationId"],
+        "progress": {"totalChunks": spec.total_chunks, "processedChunks": 0, "failedChunks": 0},
+        "fingerprint": spec.fingerprint, "messageBody": orjson.dumps(message).decode(), "version": 1,
+        schema.TTL_ATTRIBUTE: int(now) + JOB_TTL_S,
+    }
+
+
+async def send_sync_message(ctx: ApiContext, message_body: str, correlation_id: str) -> None:
+    queue_url = await ctx.queues.url(ctx.config.hot_queue)
+    await ctx.aws.call("sqs", ctx.aws.sqs.send_message, QueueUrl=queue_url, MessageBody=message_body,
+                       MessageAttributes={"correlationId": {"DataType": "String", "StringValue": correlation_id}})
+
+
+async def accept_job(ctx: ApiContext, spec: JobSpec,
+                     prepare: Callable[[str], Awaitable[None]] | None = None) -> AcceptedJob:
+    """Claim the key, run ``prepare(job_id)`` (e.g. store an upload's payload), then enqueue."""
+    job_id = job_id_for(spec.user_id, spec.idempotency_key)
+    correlation_id = correlation_id_var.get() or uuid.uuid4().hex
+    now = time.time()
+    message = build_message(spec, job_id, correlation_id, now)
+    item = build_job_item(spec, job_id, message, now)
+    claim = await ctx.store.claim_idempotency_key(spec.user_id, spec.idempotency_key, spec.fingerprint,
+                                                  "sync-job", item, API_KEY_TTL_S)
+    if not claim.created:
+        return await _replay(ctx, claim.record)
+    try:
+        if prepare is not None:
+            await prepare(job_id)
+        await send_sync_message(ctx, item["messageBody"], correlation_id)
+    except DependencyUnavailable:
+        await _rollback(ctx, spec, item)
+        raise
+    log_fields(log, logging.INFO, "sync job accepted", jobId=job_id, userId=spec.user_id, origin=spec.origin)
+    return AcceptedJob(job_id, "QUEUED", True)
+
+
+async def _replay(ctx: ApiContext, job: dict[str, Any]) -> AcceptedJob:
+    """A repeated Idempotency-Key: answer with the first job; re-send it if it looks stranded."""
+    grace = float(ctx.tune("resend_grace_s", 10))
+    if job.get("status") == "QUEUED" and time.time() - float(job.get("createdAt", 0)) > grace:
+        await send_sync_message(ctx, job["messageBody"], str(job.get("correlationId", "")) or "resend")
+        log_fields(log, logging.WARNING, "re-sent a queued job on idempotent retry", jobId=job["jobId"])
+    return AcceptedJob(job["jobId"], str(job.get("status", "QUEUED")), False)
+
+
+async def _rollback(ctx: ApiContext, spec: JobSpec, item: dict[str, Any]) -> None:
+    try:
+        await ctx.store.rollback_claim(spec.user_id, spec.idempotency_key, item[schema.SK])
+    except DependencyUnavailable:
+        # The claim stays; the client's retry (after the grace period) re-sends the stored message.
+        log_fields(log, logging.ERROR, "rollback after failed send also failed; retry will re-send",
+                   jobId=item["jobId"])
