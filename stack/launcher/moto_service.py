@@ -1,0 +1,94 @@
+"""One moto backend (sqs, dynamodb, secretsmanager, s3, events) served on its own loopback port.
+
+``python -m stack.launcher.moto_service --service sqs [--port 0] [--server threaded|gevent] [--ready-file F]``
+
+Why our own entry point instead of ``moto_server``: it binds port 0 and announces the real port with the stack's
+readiness line (no port guessing, no race), it routes every request straight to the one service's app (no
+per-request host sniffing under a global lock), and for SQS it applies :mod:`stack.sqs_speedup` before serving so
+a deep backlog does not slow every ReceiveMessage down (``--no-sqs-speedup`` serves stock moto, for comparison).
+"""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from typing import Any, Callable, Iterable
+
+from stack.readiness import announce_ready
+
+SERVICES = ("sqs", "dynamodb", "secretsmanager", "s3", "events")
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def build_app(service: str) -> WsgiApp:
+    """The service's Flask app for AWS calls; ``/moto-api`` (reset, data) still goes to moto's dispatcher."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    service_app = create_backend_app(service)
+    dispatcher = DomainDispatcherApplication(create_backend_app)
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path == "/_health":
+            start_response("200 OK", [("Content-Type", "application/json")])
+            return [b'{"status": "ok", "service": "%s"}' % service.encode()]
+        if path.startswith("/moto-api"):
+            return dispatcher(environ, start_response)
+        return service_app(environ, start_response)
+
+    return app
+
+
+def serve_threaded(app: WsgiApp, host: str, port: int, service: str, ready_file: str | None) -> None:
+    """werkzeug's threaded server (what ``moto_server`` uses): one thread per connection."""
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+    from werkzeug.serving import make_server
+
+    server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
+    server.daemon_threads = True
+    announce_ready(f"moto-{service}", f"http://{host}:{server.server_port}", ready_file, server="threaded")
+    server.serve_forever()
+
+
+def serve_gevent(app: WsgiApp, host: str, port: int, service: str, ready_file: str | None) -> None:
+    """gevent's pywsgi server; the process is monkey-patched first so SQS long polling yields instead of blocking."""
+    from gevent.pywsgi import WSGIServer
+
+    server = WSGIServer((host, port), app, log=None, error_log=None)
+    server.start()
+    announce_ready(f"moto-{service}", f"http://{host}:{server.server_port}", ready_file, server="gevent")
+    server.serve_forever()
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m stack.launcher.moto_service", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--service", required=True, choices=SERVICES)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--server", choices=("threaded", "gevent"), default="threaded")
+    parser.add_argument("--no-sqs-speedup", action="store_true", help="serve stock moto SQS (for benchmarks)")
+    parser.add_argument("--ready-file", default=None)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.server == "gevent":
+        from gevent import monkey
+
+        monkey.patch_all()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
+    if args.service == "sqs" and not args.no_sqs_speedup:
+        from stack.sqs_speedup import install
+
+        install()
+    app = build_app(args.service)
+    serve = serve_gevent if args.server == "gevent" else serve_threaded
+    serve(app, args.host, args.port, args.service, args.ready_file)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""What the launcher starts: one :class:`ServiceSpec` per child process, as data.
+
+Adding a service is one entry in :func:`infrastructure` or :func:`application`. A Python service is started only
+when its module exists (other helpers land theirs over time), so the launcher works at every stage.
+"""
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Literal
+
+from stack.launcher.ports import free_port
+from stack.launcher.process import Readiness
+
+Phase = Literal["infra", "app"]
+AWS_SERVICES = ("sqs", "dynamodb", "secretsmanager", "s3", "events")
+FAKE_PROVIDERS = ("strava", "fitbit", "garmin")
+
+
+@dataclass(frozen=True)
+class LaunchOptions:
+    state_dir: Path
+    keys_dir: Path
+    redis: Literal["auto", "real", "fake"] = "auto"
+    moto_server: Literal["threaded", "gevent"] = "threaded"
+    sqs_speedup: bool = True
+    worker_concurrency: int | None = None
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    phase: Phase
+    argv: list[str]
+    module: str | None = None            # python module run with -m (None: an external program)
+    port_flag: str | None = "--port"     # flag whose value is pinned to the bound port on restart
+    readiness: Readiness = field(default_factory=Readiness)
+
+    def available(self) -> bool:
+        return self.module is None or module_available(self.module)
+
+
+def module_available(module: str) -> bool:
+    """True when ``python -m module`` can run, checked on disk so a half-written package is not imported."""
+    top, _, rest = module.partition(".")
+    spec = importlib.util.find_spec(top)
+    if spec is None or not spec.submodule_search_locations:
+        return spec is not None and not rest
+    base = Path(list(spec.submodule_search_locations)[0]).joinpath(*rest.split(".")) if rest else \
+        Path(list(spec.submodule_search_locations)[0])
+    return base.with_suffix(".py").is_file() or (base / "__main__.py").is_file()
+
+
+def python_module(module: str, *args: str) -> list[str]:
+    return [sys.executable, "-m", module, *args]
+
+
+def infrastructure(options: LaunchOptions) -> list[ServiceSpec]:
+    """Everything the services depend on: moto (one process per AWS service), Redis, the fakes, identity."""
+    specs = [moto_spec(service, options) for service in AWS_SERVICES]
+    specs.append(redis_spec(options))
+    specs += [ServiceSpec(f"fake-{p}", "infra", python_module("fake_providers", "--provider", p, "--port", "0"),
+                          module="fake_providers") for p in FAKE_PROVIDERS]
+    specs.append(ServiceSpec("identity", "infra",
+                             python_module("stack.identity", "--port", "0", "--keys-dir", str(options.keys_dir)),
+                             module="stack.identity"))
+    return specs
+
+
+def application(options: LaunchOptions) -> list[ServiceSpec]:
+    """The SyncWell services themselves."""
+    worker_args = ["--health-port", "0"]
+    if options.worker_concurrency:
+        worker_args += ["--concurrency", str(options.worker_concurrency)]
+    return [
+        ServiceSpec("api", "app", python_module("stack.api", "--port", "0"), module="stack.api"),
+        ServiceSpec("worker", "app", python_module("stack.worker", *worker_args), module="stack.worker",
+                    port_flag="--health-port"),
+        ServiceSpec("coalescer", "app", python_module("stack.coalescer", "--health-port", "0"),
+                    module="stack.coalescer", port_flag="--health-port"),
+        ServiceSpec("scheduler", "app", python_module("stack.scheduler", "--health-port", "0"),
+                    module="stack.scheduler", port_flag="--health-port"),
+    ]
+
+
+def moto_spec(service: str, options: LaunchOptions) -> ServiceSpec:
+    args = ["--service", service, "--port", "0", "--server", options.moto_server]
+    if service == "sqs" and not options.sqs_speedup:
+        args.append("--no-sqs-speedup")
+    return ServiceSpec(f"moto-{service}", "infra", python_module("stack.launcher.moto_service", *args),
+                       module="stack.launcher.moto_service")
+
+
+def redis_spec(options: LaunchOptions) -> ServiceSpec:
+    """A real redis-server when installed (no persistence: it is a cache), else fakeredis's TCP server."""
+    binary = shutil.which("redis-server")
+    if options.redis == "real" and binary is None:
+        raise FileNotFoundError("redis-server is not on PATH (install it, or use --redis fake)")
+    if binary and options.redis != "fake":
+        port = free_port()
+        url = f"redis://127.0.0.1:{port}/0"
+        return ServiceSpec("redis", "infra",
+                           [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                            "--protected-mode", "no", "--loglevel", "notice"],
+                           port_flag=None,
+                           readiness=Readiness(pattern=r"Ready to accept connections",
+                                               info={"service": "redis", "url": url,
+                                                     "implementation": "redis-server"}))
+    return ServiceSpec("redis", "infra", python_module("stack.launcher.fake_redis_service", "--port", "0"),
+                       module="stack.launcher.fake_redis_service")
+
+
+AllSpecs = Callable[[LaunchOptions], list[ServiceSpec]]

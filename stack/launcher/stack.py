@@ -1,0 +1,443 @@
+"""The embedded stack as one object: start every process, bootstrap, seed, expose endpoints, stop everything.
+
+    with Stack.start(users=20) as stack:
+        httpx.get(stack.api_url + "/health")
+        stack.kill_process("worker")
+
+Processes start in parallel in two phases (infrastructure, then the services while users are seeded). Every
+child runs in its own process group and dies with the launcher (PR_SET_PDEATHSIG), and :meth:`Stack.stop` (also
+run at exit and on SIGTERM by ``swsim up``) stops each group, so no process is left behind.
+"""
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import re
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Literal, Mapping
+
+import httpx
+import yaml
+
+from stack import aws_clients
+from stack.bootstrap import BootstrapResult, create_resources, local_app_secret
+from stack.config import PROVIDERS, StackConfig
+from stack.launcher.process import ManagedProcess, ProcessFailed
+from stack.launcher.services import AWS_SERVICES, LaunchOptions, ServiceSpec, application, infrastructure
+from stack.seed import SeedResult, SeededUser, seed_users
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+STATE_FILE_NAME = "state.json"
+TABLE_NAME = "SyncWellMetadata"
+ENDPOINT_ENV = {"sqs": "AWS_ENDPOINT_URL_SQS", "dynamodb": "AWS_ENDPOINT_URL_DYNAMODB",
+                "secretsmanager": "AWS_ENDPOINT_URL_SECRETS_MANAGER", "s3": "AWS_ENDPOINT_URL_S3",
+                "events": "AWS_ENDPOINT_URL_EVENTBRIDGE"}
+# Variables of the caller's shell that would point the children at something else than this stack.
+SCRUBBED_ENV_PREFIXES = ("AWS_", "SYNCWELL_")
+
+
+class StackStartError(Exception):
+    """The stack could not come up; the message names the process and why (exit code, stderr tail)."""
+
+
+@dataclass
+class ChildFailure:
+    name: str
+    exit_code: int | None
+    stderr_tail: str
+
+
+@dataclass
+class Timings:
+    infra_s: float = 0.0
+    bootstrap_s: float = 0.0
+    app_s: float = 0.0
+    seed_s: float = 0.0
+    total_s: float = 0.0
+    per_process_s: dict[str, float] = field(default_factory=dict)
+
+
+class Stack:
+    def __init__(self, options: LaunchOptions, users: int, seed: int, appconfig: Mapping[str, Any] | None,
+                 owns_state_dir: bool, deadline_s: float, services: set[str] | None,
+                 extra_env: Mapping[str, str] | None = None,
+                 extra_services: list[ServiceSpec] | None = None) -> None:
+        self.options = options
+        self.state_dir = options.state_dir
+        self.log_dir = options.state_dir / "logs"
+        self.user_count = users
+        self.seed = seed
+        self.appconfig = dict(appconfig or {})
+        self.deadline_s = deadline_s
+        self.only_services = services
+        self.extra_env = dict(extra_env or {})
+        self.extra_services = list(extra_services or [])
+        self._owns_state_dir = owns_state_dir
+        self.processes: dict[str, ManagedProcess] = {}
+        self.specs: dict[str, ServiceSpec] = {}
+        self.endpoints: dict[str, str] = {}
+        self.ready_info: dict[str, dict[str, Any]] = {}
+        self.resources: BootstrapResult | None = None
+        self.users: list[SeededUser] = []
+        self.timings = Timings()
+        self.failures: list[ChildFailure] = []
+        self.on_child_failure: Callable[[ChildFailure], None] | None = None
+        self._stopped = threading.Event()
+        self._monitor: threading.Thread | None = None
+        self._minter: Any = None
+
+    # ---- construction ----------------------------------------------------------------------------------------
+    @classmethod
+    def start(cls, users: int = 100, state_dir: str | os.PathLike[str] | None = None, seed: int = 1,
+              appconfig: Mapping[str, Any] | None = None, services: set[str] | None = None,
+              redis: Literal["auto", "real", "fake"] = "auto",
+              moto_server: Literal["threaded", "gevent"] = "threaded", sqs_speedup: bool = True,
+              worker_concurrency: int | None = None, deadline_s: float = 60.0,
+              extra_env: Mapping[str, str] | None = None,
+              extra_services: list[ServiceSpec] | None = None) -> "Stack":
+        """Bring the stack up and return it running; raises :class:`StackStartError` (everything stopped).
+
+        ``services`` limits the processes started (names as in ``stack.processes``; default: all available);
+        ``appconfig`` overrides keys of stack/defaults.yaml for every service and the bootstrap (e.g.
+        ``{"coalescer": {"delay_s": 2}}``); ``extra_services`` adds processes of your own (their phase decides
+        when they start; they get the same environment as the services).
+        """
+        owns = state_dir is None
+        root = Path(tempfile.mkdtemp(prefix="swsim-stack-")) if owns else Path(state_dir)  # type: ignore[arg-type]
+        (root / "logs").mkdir(parents=True, exist_ok=True)
+        options = LaunchOptions(state_dir=root, keys_dir=root / "keys", redis=redis, moto_server=moto_server,
+                                sqs_speedup=sqs_speedup, worker_concurrency=worker_concurrency)
+        stack = cls(options, users, seed, appconfig, owns, deadline_s, services, extra_env, extra_services)
+        atexit.register(stack.stop)
+        try:
+            stack._bring_up()
+        except BaseException as exc:
+            stack.stop()
+            if isinstance(exc, (ProcessFailed, FileNotFoundError)):
+                raise StackStartError(str(exc)) from exc
+            raise
+        return stack
+
+    def __enter__(self) -> "Stack":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ---- bring-up --------------------------------------------------------------------------------------------
+    def _bring_up(self) -> None:
+        started = time.monotonic()
+        self._write_appconfig()
+        infra = [s for s in infrastructure(self.options) + self._extra("infra") if self._wanted(s)]
+        warm = threading.Thread(target=aws_clients.prewarm, name="boto3-prewarm", daemon=True)
+        warm.start()  # boto3 loads its models while the emulators start
+        self._start_and_wait(infra)
+        warm.join()
+        self.timings.infra_s = time.monotonic() - started
+
+        t0 = time.monotonic()
+        config = StackConfig.from_env(self.service_env())
+        has_aws = all(f"moto-{service}" in self.endpoints for service in AWS_SERVICES)
+        if has_aws:  # a partial stack (--only) skips the bootstrap and seeding
+            self.resources = create_resources(config, self.aws_env,
+                                              app_secrets={p: local_app_secret(p) for p in PROVIDERS})
+        self.timings.bootstrap_s = time.monotonic() - t0
+
+        t0 = time.monotonic()
+        with ThreadPoolExecutor(1) as pool:
+            seeding: Future[SeedResult] | None = None
+            if has_aws and self.user_count > 0 and all(f"fake-{p}" in self.endpoints for p in PROVIDERS):
+                seeding = pool.submit(seed_users, config, {p: self.fake_url(p) for p in PROVIDERS},
+                                      self.user_count, self.aws_env, self.seed)
+            apps = [s for s in application(self.options) + self._extra("app") if self._wanted(s)]
+            self._start_and_wait(apps)
+            self.timings.app_s = time.monotonic() - t0
+            if seeding is not None:
+                result = seeding.result()
+                self.users = result.users
+                self.timings.seed_s = result.seconds
+        self._configure_fakes()
+        self.timings.total_s = time.monotonic() - started
+        self._write_state()
+        self._monitor = threading.Thread(target=self._watch_children, name="stack-monitor", daemon=True)
+        self._monitor.start()
+
+    def _extra(self, phase: str) -> list[ServiceSpec]:
+        return [spec for spec in self.extra_services if spec.phase == phase]
+
+    def _wanted(self, spec: ServiceSpec) -> bool:
+        if self.only_services is not None and spec.name not in self.only_services:
+            return False
+        return spec.available()
+
+    def _start_and_wait(self, specs: list[ServiceSpec]) -> None:
+        env = self.service_env()
+        for spec in specs:
+            process = ManagedProcess(spec.name, spec.argv, {**env, **self._env_for(spec)}, self.log_dir,
+                                     spec.readiness, cwd=str(REPO_ROOT))
+            self.specs[spec.name] = spec
+            self.processes[spec.name] = process
+            process.start()
+        deadline = time.monotonic() + self.deadline_s
+        for spec in specs:
+            process = self.processes[spec.name]
+            info = process.wait_ready(deadline)
+            self._record_ready(spec.name, info)
+            self.timings.per_process_s[spec.name] = round(process.ready_at - process.started_at, 3)
+
+    def _record_ready(self, name: str, info: dict[str, Any]) -> None:
+        self.ready_info[name] = info
+        if info.get("url"):
+            self.endpoints[name] = str(info["url"]).rstrip("/")
+        elif info.get("health_url"):
+            self.endpoints[name] = str(info["health_url"]).rstrip("/")
+
+    def _env_for(self, spec: ServiceSpec) -> dict[str, str]:
+        return {"SWSIM_SERVICE_NAME": spec.name}
+
+    def _write_appconfig(self) -> None:
+        if self.appconfig:
+            path = self.state_dir / "appconfig.yaml"
+            path.write_text(yaml.safe_dump(self.appconfig))
+
+    def _configure_fakes(self) -> None:
+        """Tell each fake our OAuth app credentials and where to send webhooks (the API, when it runs)."""
+        for provider in PROVIDERS:
+            if f"fake-{provider}" not in self.endpoints:
+                continue
+            app = local_app_secret(provider)
+            body: dict[str, Any] = {"client_id": app["clientId"], "client_secret": app["clientSecret"]}
+            if self.api_url:
+                body["webhook_callback_url"] = f"{self.api_url}/webhooks/{provider}"
+                body["webhook_verify_token"] = app.get("webhookVerifyToken")
+                body["subscriber_verification_code"] = app.get("subscriberVerificationCode")
+            try:
+                httpx.put(f"{self.fake_url(provider)}/_fake/config", json=body, timeout=5)
+            except httpx.HTTPError:
+                pass  # a fake without config support still serves with its own defaults
+
+    # ---- environment -----------------------------------------------------------------------------------------
+    @property
+    def aws_env(self) -> dict[str, str]:
+        """Credentials, region and the per-service endpoint variables boto3 honours."""
+        env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+               "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"}
+        for service in AWS_SERVICES:
+            url = self.endpoints.get(f"moto-{service}")
+            if url:
+                env[ENDPOINT_ENV[service]] = url
+        return env
+
+    def service_env(self) -> dict[str, str]:
+        """The full environment every SyncWell service process runs with."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(SCRUBBED_ENV_PREFIXES)}
+        env.update(self.aws_env)
+        env.update({"SYNCWELL_TABLE_NAME": TABLE_NAME, "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1"})
+        if "redis" in self.endpoints:
+            env["SYNCWELL_REDIS_URL"] = self.endpoints["redis"]
+        for provider in PROVIDERS:
+            if f"fake-{provider}" in self.endpoints:
+                env[f"SYNCWELL_PROVIDER_URL_{provider.upper()}"] = self.fake_url(provider)
+        issuers = self.ready_info.get("identity", {}).get("issuers")
+        if issuers:
+            env["SYNCWELL_JWT_ISSUERS"] = json.dumps(issuers)
+        if self.appconfig:
+            env["SYNCWELL_APPCONFIG_FILE"] = str(self.state_dir / "appconfig.yaml")
+        env.update(self.extra_env)
+        return env
+
+    # ---- accessors -------------------------------------------------------------------------------------------
+    @property
+    def api_url(self) -> str | None:
+        return self.endpoints.get("api")
+
+    @property
+    def redis_url(self) -> str | None:
+        return self.endpoints.get("redis")
+
+    def fake_url(self, provider: str) -> str:
+        return self.endpoints[f"fake-{provider}"]
+
+    def health_url(self, name: str) -> str | None:
+        """A service's health endpoint (``GET`` -> 200 JSON), from its readiness line."""
+        info = self.ready_info.get(name, {})
+        if info.get("health_url"):
+            return str(info["health_url"])
+        return f"{self.endpoints[name]}/health" if name in self.endpoints else None
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.options.keys_dir
+
+    @property
+    def minter(self) -> Any:
+        """``stack.identity.TokenMinter`` over this stack's issuer keys: ``stack.minter.mint("firebase", uid)``."""
+        if self._minter is None:
+            from stack.identity import TokenMinter
+
+            self._minter = TokenMinter(self.keys_dir)
+        return self._minter
+
+    @property
+    def state_file(self) -> Path:
+        return self.state_dir / STATE_FILE_NAME
+
+    def process(self, name: str) -> ManagedProcess:
+        try:
+            return self.processes[name]
+        except KeyError:
+            raise KeyError(f"no process {name!r}; the stack runs {sorted(self.processes)}") from None
+
+    def pids(self) -> dict[str, int | None]:
+        return {name: p.pid for name, p in self.processes.items()}
+
+    # ---- fault helpers (chaos, tests) -------------------------------------------------------------------------
+    def kill_process(self, name: str) -> None:
+        """SIGKILL a child's process group (a crash)."""
+        self.process(name).kill()
+        self._write_state()
+
+    def stop_process(self, name: str) -> None:
+        """Stop a child cleanly (SIGTERM, then SIGKILL after 3 s)."""
+        self.process(name).stop()
+        self._write_state()
+
+    def pause_process(self, name: str) -> None:
+        """SIGSTOP: the process keeps its port and state but answers nothing (a hung dependency)."""
+        self.process(name).send_signal(signal.SIGSTOP)
+
+    def resume_process(self, name: str) -> None:
+        self.process(name).send_signal(signal.SIGCONT)
+
+    def restart_process(self, name: str) -> dict[str, Any]:
+        """Start a stopped (or running: it is stopped first) child again on the same port; wait until ready.
+
+        State held in memory is lost (moto's data, Redis's buckets), as it would be on a real restart."""
+        process = self.process(name)
+        if process.running:
+            process.stop()
+        spec = self.specs[name]
+        port = _port_of(self.ready_info.get(name, {}))
+        if spec.port_flag and port:
+            process.argv = _with_flag(process.argv, spec.port_flag, str(port))
+        process.start()
+        info = process.wait_ready(time.monotonic() + self.deadline_s)
+        self._record_ready(name, info)
+        self._write_state()
+        return info
+
+    # ---- monitoring & shutdown -------------------------------------------------------------------------------
+    def _watch_children(self) -> None:
+        reported: set[tuple[str, int | None]] = set()
+        while not self._stopped.wait(0.25):
+            for name, process in list(self.processes.items()):
+                code = process.poll()
+                if code is None or process.expected_exit or (name, process.pid) in reported:
+                    continue
+                reported.add((name, process.pid))
+                failure = ChildFailure(name, code, process.stderr_tail())
+                self.failures.append(failure)
+                if self.on_child_failure is not None:
+                    self.on_child_failure(failure)
+
+    def stop(self) -> None:
+        """Stop every child (services first, infrastructure last), in parallel; idempotent."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        apps = [p for n, p in self.processes.items() if self.specs[n].phase == "app"]
+        infra = [p for n, p in self.processes.items() if self.specs[n].phase != "app"]
+        for group in (apps, infra):
+            threads = [threading.Thread(target=p.stop, daemon=True) for p in group]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(10)
+        if self._monitor is not None:
+            self._monitor.join(1)
+        if self._owns_state_dir and os.environ.get("SWSIM_KEEP_STATE") != "1":
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+        else:
+            self._write_state(stopped=True)
+
+    def wait(self) -> Iterator[ChildFailure]:
+        """Yield child failures as they happen until :meth:`stop` is called (``swsim up``'s main loop)."""
+        seen = 0
+        while not self._stopped.wait(0.2):
+            while seen < len(self.failures):
+                seen += 1
+                yield self.failures[seen - 1]
+
+    # ---- state file ------------------------------------------------------------------------------------------
+    def describe(self) -> dict[str, Any]:
+        """Everything other tools need to find and drive this stack (also written to the state file)."""
+        return {
+            "state_dir": str(self.state_dir),
+            "log_dir": str(self.log_dir),
+            "endpoints": dict(self.endpoints),
+            "api_url": self.api_url,
+            "redis_url": self.redis_url,
+            "health_urls": {n: self.health_url(n) for n in self.processes if self.health_url(n)},
+            "processes": {n: {"pid": p.pid, "running": p.running, "argv": p.argv,
+                              "stdout": str(p.stdout_path), "stderr": str(p.stderr_path)}
+                          for n, p in self.processes.items()},
+            "aws_env": self.aws_env,
+            "service_env": {k: v for k, v in self.service_env().items()
+                            if k.startswith(SCRUBBED_ENV_PREFIXES)},
+            "resources": dict(self.resources or {}),
+            "keys_dir": str(self.keys_dir),
+            "users": len(self.users),
+            "users_file": str(self.state_dir / "users.json"),
+            "timings": self.timings.__dict__,
+        }
+
+    def _write_state(self, stopped: bool = False) -> None:
+        if not self.state_dir.exists():
+            return
+        state = self.describe()
+        state["stopped"] = stopped
+        _atomic_write(self.state_file, json.dumps(state, indent=2))
+        users_file = self.state_dir / "users.json"
+        if self.users and not users_file.exists():
+            from dataclasses import asdict
+
+            _atomic_write(users_file, json.dumps([asdict(u) for u in self.users]))
+
+
+def load_state(state_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """The state file of a running stack (for tools started separately: load, chaos)."""
+    path = Path(state_dir)
+    path = path if path.is_file() else path / STATE_FILE_NAME
+    return json.loads(path.read_text())
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _port_of(info: Mapping[str, Any]) -> int | None:
+    for key in ("url", "health_url"):
+        match = re.search(r":(\d+)(/|$)", str(info.get(key, "")))
+        if match:
+            return int(match.group(1))
+    return None
+
+
+def _with_flag(argv: list[str], flag: str, value: str) -> list[str]:
+    out = list(argv)
+    if flag in out:
+        out[out.index(flag) + 1] = value
+    else:
+        out += [flag, value]
+    return out

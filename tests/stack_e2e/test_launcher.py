@@ -1,0 +1,124 @@
+"""Bring-up and teardown of the embedded stack: nothing left behind, failures named, restarts, bad flags."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import redis
+
+from stack.launcher import Stack, StackStartError, load_state
+from stack.launcher.process import Readiness
+from stack.launcher.services import ServiceSpec
+
+INFRA = {"moto-sqs", "moto-dynamodb", "moto-secretsmanager", "moto-s3", "moto-events", "redis"}
+CRASHER = [sys.executable, "-c", "import sys; sys.stderr.write('config file /nope is missing\\n'); sys.exit(3)"]
+
+
+def group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def poll_until(predicate, timeout_s: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_stop_leaves_no_process_behind_and_state_file_lists_everything(syncwell_stack_factory):
+    stack = syncwell_stack_factory(users=0, services=INFRA)
+    state = load_state(stack.state_dir)
+    pids = [p["pid"] for p in state["processes"].values()]
+    assert set(state["processes"]) == INFRA
+    assert state["aws_env"]["AWS_ENDPOINT_URL_SQS"] == stack.endpoints["moto-sqs"]
+    assert all(group_alive(pid) for pid in pids)
+
+    stack.stop()
+
+    assert not any(group_alive(pid) for pid in pids)
+
+
+def test_a_child_crashing_at_start_is_named_with_exit_code_and_stderr(syncwell_stack_factory):
+    crasher = ServiceSpec("crasher", "infra", CRASHER, port_flag=None)
+    with pytest.raises(StackStartError) as failure:
+        syncwell_stack_factory(users=0, services={"redis", "crasher"}, extra_services=[crasher], deadline_s=20)
+    message = str(failure.value)
+    assert "crasher exited with code 3" in message
+    assert "config file /nope is missing" in message
+
+
+def test_a_child_that_never_gets_ready_is_named_at_the_deadline(syncwell_stack_factory):
+    silent = ServiceSpec("silent", "infra", [sys.executable, "-c", "import time; time.sleep(60)"], port_flag=None)
+    started = time.monotonic()
+    with pytest.raises(StackStartError, match="silent did not become ready"):
+        syncwell_stack_factory(users=0, services={"silent"}, extra_services=[silent], deadline_s=1.5)
+    assert time.monotonic() - started < 10
+
+
+def test_a_child_crashing_later_is_reported_and_redis_restarts_on_its_port(syncwell_stack_factory):
+    stack = syncwell_stack_factory(users=0, services={"redis"})
+    failures = []
+    stack.on_child_failure = failures.append
+    client = redis.Redis.from_url(stack.redis_url, socket_timeout=2)
+    assert client.ping()
+
+    os.kill(stack.process("redis").pid, signal.SIGKILL)
+
+    assert poll_until(lambda: bool(failures))
+    assert failures[0].name == "redis" and failures[0].exit_code == -signal.SIGKILL
+    stack.restart_process("redis")
+    assert client.ping()
+
+
+def test_kill_and_restart_a_moto_service_keeps_its_endpoint(syncwell_stack_factory):
+    stack = syncwell_stack_factory(users=0, services={"moto-sqs"})
+    url = stack.endpoints["moto-sqs"]
+    stack.kill_process("moto-sqs")
+    assert not stack.process("moto-sqs").running
+    stack.restart_process("moto-sqs")
+    assert stack.endpoints["moto-sqs"] == url
+    assert stack.failures == []
+
+
+def run_swsim(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "sim.cli", *args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--users", "-1"], "--users must be >= 0"),
+    (["--coalescing-delay", "901"], "between 0 and 900"),
+    (["--redis", "memcached"], "invalid choice"),
+])
+def test_bad_flags_exit_2_with_a_clear_message(args, message):
+    done = run_swsim("up", *args)
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_swsim_up_prints_json_and_stops_everything_on_sigterm(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-m", "sim.cli", "up", "--json", "--users", "0", "--only",
+                             ",".join(sorted(INFRA)), "--state-dir", str(tmp_path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        state = json.loads(proc.stdout.readline())
+        pids = [p["pid"] for p in state["processes"].values()]
+        assert set(state["endpoints"]) == INFRA
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert not any(group_alive(pid) for pid in pids)
+    assert load_state(tmp_path)["stopped"] is True
