@@ -1,0 +1,117 @@
+"""One sync job, metadata first: list source metadata since the cursor, list the destination's items in that time
+window, resolve conflicts on metadata, hydrate only the items to write, write each with its external_id.
+
+Every provider call goes through the token bucket (inside the clients); a 401 gets one refresh-and-retry, a second
+401 means the grant is gone. Raises the provider/credential errors for the processor to classify.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, TypeVar
+
+from stack.providers import HttpProvider, ItemMeta, TokenExpired, TokenRevoked, external_id_for
+from stack.worker.conflicts import resolve
+from stack.worker.credentials import CredentialStore
+
+T = TypeVar("T")
+
+
+class LeaseExpiring(Exception):
+    """Not enough lease left to start another destination write safely: stop and retry later."""
+
+
+class ConnectionNeedsReauth(Exception):
+    """The connection is already marked needs_reauth: no third-party call is attempted."""
+
+
+class MissingState(Exception):
+    """A connection the job names does not exist (deleted): permanent."""
+
+
+@dataclass
+class SyncOutcome:
+    items_written: int = 0
+    items_in_sync: int = 0
+    items_kept: int = 0
+    listed: int = 0
+    new_cursor: int = 0
+    cursor_advanced: bool = False
+    written_ids: list[str] = field(default_factory=list)   # external ids written by this run
+
+    @property
+    def found_new(self) -> bool:
+        return self.listed > 0
+
+
+def _chunks(items: list[ItemMeta]) -> list[list[ItemMeta]]:
+    groups: dict[str, list[ItemMeta]] = {}
+    for item in items:
+        groups.setdefault(item.locator or item.item_id, []).append(item)
+    return list(groups.values())
+
+
+class SyncEngine:
+    def __init__(self, providers: Mapping[str, HttpProvider], credentials: CredentialStore, *,
+                 page_limit: int = 200, on_written: Callable[[int], None] | None = None) -> None:
+        self._providers = providers
+        self._creds = credentials
+        self._page_limit = page_limit
+        self._on_written = on_written
+
+    def run(self, job: Mapping[str, Any], source: Mapping[str, Any] | None, destination: Mapping[str, Any] | None,
+            config: Mapping[str, Any] | None, deadline: float, outcome: SyncOutcome,
+            already_written: frozenset[str] = frozenset()) -> SyncOutcome:
+        """Fills ``outcome`` as it goes, so the caller knows what was written even when this raises part-way."""
+        if source is None or destination is None:
+            raise MissingState("source or destination connection not found")
+        for connection in (source, destination):
+            if connection.get("status") != "active":
+                raise ConnectionNeedsReauth(f"connection {connection.get('connectionId')} is {connection.get('status')}")
+        data_type = str(job["dataType"])
+        cursor = int((config or {}).get("cursor") or 0)
+        strategy = str((config or {}).get("conflictStrategy") or "newest_wins")
+        src_client = self._providers[source["provider"]]
+        dst_client = self._providers[destination["provider"]]
+
+        items, new_cursor = self._authorised(source, lambda token: src_client.list_since(
+            token, data_type, cursor, self._page_limit))
+        outcome.listed, outcome.new_cursor, outcome.cursor_advanced = len(items), new_cursor, new_cursor > cursor
+        if not items:
+            return outcome
+        window = (min(i.start for i in items), max(i.start + i.duration_s for i in items))
+        dest_items = self._authorised(destination, lambda token: dst_client.list_window(
+            token, data_type, window[0], window[1]))
+        external_ids = {i.item_id: external_id_for(i.provider, i.item_id, destination["connectionId"]) for i in items}
+        decision = resolve(items, dest_items, strategy, external_ids, already_written)
+        outcome.items_in_sync, outcome.items_kept = len(decision.in_sync), len(decision.conflicts_kept)
+        # Hydrate and write chunk by chunk (one item, or one Garmin upload window): a run cut short by the token
+        # bucket still makes progress, and it never holds more than one chunk of heavy payloads in memory.
+        for chunk in _chunks(decision.to_write):
+            if time.time() > deadline:
+                raise LeaseExpiring("lease nearly over; the rest is written on retry")
+            payloads = self._authorised(source, lambda token: src_client.hydrate(token, chunk))
+            for payload in payloads:
+                external_id = external_ids[payload.meta.item_id]
+                self._authorised(destination, lambda token: dst_client.write(token, payload, external_id))
+                outcome.items_written += 1
+                outcome.written_ids.append(external_id)
+                if self._on_written:
+                    self._on_written(1)
+        return outcome
+
+    def _authorised(self, connection: Mapping[str, Any], call: Callable[[str], T]) -> T:
+        provider, secret = str(connection["provider"]), str(connection["secretName"])
+        try:
+            token = self._creds.access_token(provider, secret)
+            try:
+                return call(token)
+            except TokenExpired:
+                token = self._creds.access_token(provider, secret, force_refresh=True)
+                try:
+                    return call(token)
+                except TokenExpired as exc:
+                    raise TokenRevoked(f"{provider} still refuses a freshly refreshed token") from exc
+        except TokenRevoked as exc:
+            exc.connection = dict(connection)  # type: ignore[attr-defined]  # which grant failed, for needs_reauth
+            raise
