@@ -1,0 +1,28 @@
+"""webhook_duplicate: deliver a notification more than once. attributes: copies (extra copies, default 1)."""
+from __future__ import annotations
+
+import dataclasses
+
+from . import register
+from .base import Fault, number, only
+
+
+class WebhookDuplicateFault(Fault):
+    type_name = "webhook_duplicate"
+    phase = "webhook"
+    description = "send each matching webhook delivery 1+N times"
+
+    @classmethod
+    def parse(cls, a: dict) -> dict:
+        only(a, {"copies"}, cls.type_name)
+        return {"copies": int(number(a, "copies", 1, lo=1, hi=100, integer=True))}
+
+    def on_webhook(self, delivery, emitter):
+        out = [delivery]
+        for i in range(self.attributes["copies"]):
+            out.append(dataclasses.replace(delivery, copy=i + 1, meta={**delivery.meta, "duplicate_of": delivery.seq,
+                                                                          "fault": self.name}))
+        return out
+
+
+register(WebhookDuplicateFault, "duplicate")

@@ -1,0 +1,121 @@
+"""Heavy payloads: deterministic GPS/HR tracks (numpy) sized to a byte target, plus a bounded LRU of the
+serialized bodies so serving the same 500 KB payload again is a memory copy."""
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Callable
+
+import numpy as np
+
+from .synth import Workout
+from .util import stable_hash
+
+
+def track(seed: int, w: Workout, n: int) -> dict[str, np.ndarray]:
+    """``n`` samples over the workout: time, lat, lng, altitude, distance, heartrate, cadence, watts, velocity."""
+    n = max(2, int(n))
+    rng = np.random.default_rng(stable_hash(seed, "track", w.id))
+    if n <= w.elapsed + 1:   # about one sample per second or sparser: spread over the workout
+        t = np.linspace(0, w.elapsed, n).round().astype(np.int64)
+    else:                    # more samples than seconds (a big payload for a short workout): 1 s apart
+        t = np.arange(n, dtype=np.int64)
+    dist = max(w.distance, 1.0 if w.has_gps else 0.0)
+    # speed profile with persistence, scaled so the cumulative distance ends at w.distance
+    v = np.abs(1.0 + np.cumsum(rng.normal(0, 0.03, n)) * 0.2 + rng.normal(0, 0.05, n))
+    dt = np.diff(t, prepend=t[0]).astype(float)
+    step = v * dt
+    total = step.sum() or 1.0
+    cum = np.cumsum(step) * (dist / total)
+    heading = np.cumsum(rng.normal(0, 0.08, n)) + rng.uniform(0, 2 * np.pi)
+    seg = np.diff(cum, prepend=0.0)
+    north = np.cumsum(seg * np.cos(heading))
+    east = np.cumsum(seg * np.sin(heading))
+    lat = w.lat + north / 111_320.0
+    lng = w.lng + east / (111_320.0 * max(0.1, np.cos(np.radians(w.lat))))
+    alt = 50 + np.cumsum(rng.normal(0, 0.4, n)) + 20 * np.sin(np.linspace(0, 3, n))
+    hr0 = w.avg_hr or 120
+    hr = np.clip(hr0 + np.cumsum(rng.normal(0, 0.6, n)) * 0.3 + rng.normal(0, 2, n) - 15 * np.exp(-t / 300.0),
+                 60, 200).round().astype(np.int64)
+    spd = np.divide(seg, np.maximum(dt, 1.0))
+    cad = np.clip(rng.normal(w.spec.cadence / 2 if w.spec.cadence else 85, 3, n), 0, 200).round().astype(np.int64)
+    watts = np.clip(rng.normal(200 * w.spec.speed / 7.2 if w.spec.speed else 0, 25, n), 0, 1500).round().astype(
+        np.int64)
+    return {"time": t, "lat": lat.round(6), "lng": lng.round(6), "altitude": alt.round(1), "distance": cum.round(1),
+            "heartrate": hr, "cadence": cad, "watts": watts, "velocity": spd.round(2)}
+
+
+class SizedCache:
+    """LRU of serialized bodies keyed by (kind, item, size, variant). ``build(n)`` must return bytes for ``n``
+    samples; the cache sizes n so the body is close to the target, learning bytes/sample per kind."""
+
+    def __init__(self, max_entries: int = 128) -> None:
+        self.max_entries = max_entries
+        self._lru: OrderedDict[tuple, bytes] = OrderedDict()
+        self._per_sample: dict[tuple, float] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def clear(self) -> None:
+        self._lru.clear()
+
+    def get(self, key: tuple, target: int, build: Callable[[int], bytes], overhead_key: tuple | None = None,
+            min_n: int = 2) -> bytes:
+        body = self._lru.get(key)
+        if body is not None:
+            self.hits += 1
+            self._lru.move_to_end(key)
+            return body
+        self.misses += 1
+        kind = overhead_key or key[:1]
+        if kind not in self._per_sample:
+            small = build(200)
+            big = build(400)
+            per = max(1.0, (len(big) - len(small)) / 200.0)
+            self._per_sample[kind] = per
+            self._per_sample[kind + ("base",)] = max(0.0, len(small) - 200 * per)
+        per = self._per_sample[kind]
+        base = self._per_sample[kind + ("base",)]
+        n = max(min_n, int((target - base) / per))
+        body = build(n)
+        if abs(len(body) - target) > 0.03 * target and n > min_n:
+            n = max(min_n, int(n * (target - base) / max(1.0, len(body) - base)))
+            body = build(n)
+        self._lru[key] = body
+        if len(self._lru) > self.max_entries:
+            self._lru.popitem(last=False)
+        return body
+
+
+def encode_polyline(lat: np.ndarray, lng: np.ndarray) -> str:
+    """Google's encoded polyline algorithm (precision 5), as in Strava's map.polyline."""
+    out: list[str] = []
+    plat = plng = 0
+    for a, b in zip(np.round(lat * 1e5).astype(np.int64).tolist(), np.round(lng * 1e5).astype(np.int64).tolist()):
+        for v in (a - plat, b - plng):
+            v = ~(v << 1) if v < 0 else (v << 1)
+            while v >= 0x20:
+                out.append(chr((0x20 | (v & 0x1F)) + 63))
+                v >>= 5
+            out.append(chr(v + 63))
+        plat, plng = a, b
+    return "".join(out)
+
+
+def decode_polyline(s: str) -> list[tuple[float, float]]:
+    coords, i, lat, lng = [], 0, 0, 0
+    while i < len(s):
+        vals = []
+        for _ in range(2):
+            shift = result = 0
+            while True:
+                b = ord(s[i]) - 63
+                i += 1
+                result |= (b & 0x1F) << shift
+                shift += 5
+                if b < 0x20:
+                    break
+            vals.append(~(result >> 1) if result & 1 else result >> 1)
+        lat += vals[0]
+        lng += vals[1]
+        coords.append((lat / 1e5, lng / 1e5))
+    return coords

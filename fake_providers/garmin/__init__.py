@@ -1,0 +1,1 @@
+"""Fake Garmin Health / Activity API: models (state, no HTTP), routes (wire format), errors (Garmin's bodies)."""
