@@ -21,6 +21,7 @@ from stack.api.aws import AwsClients
 from stack.api.context import ApiContext, QueueUrls
 from stack.api.edge import EdgeMiddleware
 from stack.api.errors import ApiError, DependencyUnavailable
+from stack.api.jobs import EnqueueOutcomes
 from stack.api.logs import correlation_id_var, log_fields
 from stack.api.ratelimit import RateLimiter
 from stack.api.store import Store
@@ -80,7 +81,7 @@ def create_app(config: StackConfig, *, endpoints: Mapping[str, str] | None = Non
                               ip_limit=int(config.tune("api", "ip_limit")),
                               ip_window_s=int(config.tune("api", "ip_window_s")))
         ctx = ApiContext(config=config, aws=aws, store=Store(aws, config.table_name), authorizer=authorizer,
-                         limiter=limiter, queues=QueueUrls(aws))
+                         limiter=limiter, queues=QueueUrls(aws), outcomes=EnqueueOutcomes())
         app.state.ctx = ctx
         holder["ctx"] = ctx
         await authorizer.start()

@@ -34,6 +34,7 @@ class AwsClients:
     s3: Any
     secrets: Any
     executor: ThreadPoolExecutor
+    deadline_s: float = 3.0     # a call still unanswered after this is reported unavailable (no hung requests)
 
     @classmethod
     def create(cls, config: StackConfig, endpoints: Mapping[str, str] | None = None) -> "AwsClients":
@@ -44,7 +45,7 @@ class AwsClients:
         botocore_config = Config(
             region_name=config.region,
             connect_timeout=float(api.get("aws_connect_timeout_s", 0.5)),
-            read_timeout=float(api.get("aws_read_timeout_s", 3.0)),
+            read_timeout=float(api.get("aws_read_timeout_s", 2.0)),
             retries={"total_max_attempts": int(api.get("aws_max_attempts", 2)), "mode": "standard"},
             max_pool_connections=pool,
         )
@@ -57,7 +58,8 @@ class AwsClients:
 
         return cls(dynamodb=client("dynamodb"), sqs=client("sqs"), s3=client("s3"),
                    secrets=client("secretsmanager"),
-                   executor=ThreadPoolExecutor(max_workers=pool, thread_name_prefix="aws"))
+                   executor=ThreadPoolExecutor(max_workers=pool, thread_name_prefix="aws"),
+                   deadline_s=float(api.get("aws_call_deadline_s", 3.0)))
 
     async def call(self, service: str, fn: Callable[..., T], /, **kwargs: Any) -> T:
         """Run one blocking boto3 call in the pool; dependency failures become ``DependencyUnavailable``.
@@ -67,7 +69,10 @@ class AwsClients:
         """
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self.executor, functools.partial(fn, **kwargs))
+            return await asyncio.wait_for(loop.run_in_executor(self.executor, functools.partial(fn, **kwargs)),
+                                          self.deadline_s)
+        except asyncio.TimeoutError as exc:
+            raise DependencyUnavailable(service, f"no answer within {self.deadline_s} s") from exc
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)

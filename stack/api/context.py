@@ -74,6 +74,7 @@ class ApiContext:
     provider_secrets: TtlCache[dict[str, Any] | None] = field(default_factory=lambda: TtlCache(16, 300.0))
     provider_users: TtlCache[str | None] = field(default_factory=lambda: TtlCache(100_000, 60.0))
     background: set[asyncio.Task[Any]] = field(default_factory=set)
+    outcomes: Any = None        # jobs.EnqueueOutcomes (set by the app; typed loosely to avoid an import cycle)
 
     def tune(self, key: str, default: Any) -> Any:
         return self.config.tuning.get("api", {}).get(key, default)

@@ -1,21 +1,24 @@
-"""Accepting sync jobs exactly once per Idempotency-Key.
+"""Accepting sync jobs exactly once per Idempotency-Key, without ever losing an accepted one.
 
 1. One DynamoDB transaction writes the ``APIKEY#{user}##{key}`` record and the ``JOB#`` item, both conditional
-   on not existing: of two requests with the same key (even concurrent) exactly one creates the job.
-2. Then the ``SyncJobMessage`` is sent to the HotPathSyncQueue; the 202 is returned only after SQS took it.
-3. If the send fails, the claim is rolled back (the client's retry starts afresh) and the answer is 503.
-4. The crash window (process dies after 1, before 2): the client saw no 202 and retries with the same key; the
-   retry finds the job still QUEUED and older than ``resend_grace_s`` and sends its stored message again. Within
-   the grace window a duplicate does not re-send (so concurrent duplicates give one message); after it a
-   re-send is harmless because the worker's ``IDEM##`` lock makes processing exactly-once.
+   on not existing: of two requests with the same key (even concurrent ones) exactly one creates the job.
+2. Then the ``SyncJobMessage`` is sent to the HotPathSyncQueue; 202 is returned only after SQS took it.
+3. If the send fails, the claim is rolled back (so the client's retry starts afresh) and the answer is 503.
+4. A repeated key finds the existing job. If this process knows the first request enqueued it (or is about
+   to: concurrent duplicates wait for the first one's outcome), it answers 202 with the same jobId and sends
+   nothing. Otherwise (the first request crashed between the write and the send, or ran in another process),
+   a job still QUEUED is sent again: a duplicate message is harmless because the worker's ``IDEM##`` lock makes
+   processing exactly-once, while a missing message would lose an accepted job.
 The jobId is derived from (user, key), formatted as a UUIDv4 [C-008], so every path names the same job.
 """
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
@@ -29,6 +32,38 @@ from stack.api.logs import correlation_id_var, log_fields
 log = logging.getLogger("syncwell.api.jobs")
 JOB_TTL_S = 30 * 86400
 API_KEY_TTL_S = 86400
+OUTCOME_WAIT_S = 10.0
+OUTCOMES_KEPT = 100_000
+
+
+class EnqueueOutcomes:
+    """jobId -> (request fingerprint, future: True once SQS took the message, False if that failed), for the
+    jobs this process accepted recently. Lets a duplicate request skip both DynamoDB and a second send."""
+
+    def __init__(self, size: int = OUTCOMES_KEPT) -> None:
+        self.size = size
+        self._entries: OrderedDict[str, tuple[str, asyncio.Future[bool]]] = OrderedDict()
+
+    def get(self, job_id: str) -> tuple[str, asyncio.Future[bool]] | None:
+        return self._entries.get(job_id)
+
+    def start(self, job_id: str, fingerprint: str) -> asyncio.Future[bool]:
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._entries[job_id] = (fingerprint, future)
+        self._entries.move_to_end(job_id)
+        if len(self._entries) > self.size:
+            self._entries.popitem(last=False)
+        return future
+
+
+async def _enqueued_here(outcomes: EnqueueOutcomes, job_id: str, fingerprint: str) -> bool:
+    known = outcomes.get(job_id)
+    if known is None or known[0] != fingerprint:
+        return False
+    try:
+        return await asyncio.wait_for(asyncio.shield(known[1]), OUTCOME_WAIT_S)
+    except asyncio.TimeoutError:
+        return False
 
 
 def derived_uuid4(*parts: str) -> str:
@@ -106,6 +141,20 @@ async def accept_job(ctx: ApiContext, spec: JobSpec,
                      prepare: Callable[[str], Awaitable[None]] | None = None) -> AcceptedJob:
     """Claim the key, run ``prepare(job_id)`` (e.g. store an upload's payload), then enqueue."""
     job_id = job_id_for(spec.user_id, spec.idempotency_key)
+    if await _enqueued_here(ctx.outcomes, job_id, spec.fingerprint):
+        return AcceptedJob(job_id, "QUEUED", False)
+    future = ctx.outcomes.start(job_id, spec.fingerprint)
+    try:
+        accepted = await _claim_and_enqueue(ctx, spec, job_id, prepare)
+    except BaseException:
+        future.set_result(False)
+        raise
+    future.set_result(True)
+    return accepted
+
+
+async def _claim_and_enqueue(ctx: ApiContext, spec: JobSpec, job_id: str,
+                             prepare: Callable[[str], Awaitable[None]] | None) -> AcceptedJob:
     correlation_id = correlation_id_var.get() or uuid.uuid4().hex
     now = time.time()
     message = build_message(spec, job_id, correlation_id, now)
@@ -126,11 +175,10 @@ async def accept_job(ctx: ApiContext, spec: JobSpec,
 
 
 async def _replay(ctx: ApiContext, job: dict[str, Any]) -> AcceptedJob:
-    """A repeated Idempotency-Key: answer with the first job; re-send it if it looks stranded."""
-    grace = float(ctx.tune("resend_grace_s", 10))
-    if job.get("status") == "QUEUED" and time.time() - float(job.get("createdAt", 0)) > grace:
-        await send_sync_message(ctx, job["messageBody"], str(job.get("correlationId", "")) or "resend")
-        log_fields(log, logging.WARNING, "re-sent a queued job on idempotent retry", jobId=job["jobId"])
+    """The key was used before, not (successfully) by this process: re-send the job if it is still QUEUED."""
+    if job.get("status") == "QUEUED":
+        await send_sync_message(ctx, job["messageBody"], str(job.get("correlationId") or "resend"))
+        log_fields(log, logging.WARNING, "re-sent a queued job on an idempotent retry", jobId=job["jobId"])
     return AcceptedJob(job["jobId"], str(job.get("status", "QUEUED")), False)
 
 
@@ -138,6 +186,6 @@ async def _rollback(ctx: ApiContext, spec: JobSpec, item: dict[str, Any]) -> Non
     try:
         await ctx.store.rollback_claim(spec.user_id, spec.idempotency_key, item[schema.SK])
     except DependencyUnavailable:
-        # The claim stays; the client's retry (after the grace period) re-sends the stored message.
-        log_fields(log, logging.ERROR, "rollback after failed send also failed; retry will re-send",
+        # The claim stays; the client's retry finds the job QUEUED and sends the stored message.
+        log_fields(log, logging.ERROR, "rollback after a failed send also failed; a retry will re-send",
                    jobId=item["jobId"])

@@ -12,7 +12,7 @@ import json
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import jwt
 
@@ -54,24 +54,26 @@ class TokenMinter:
 
     def mint(self, issuer_name: str, sub: str, ttl_s: int = 3600, *, expired: bool = False,
              not_yet_valid: bool = False, bad_signature: bool = False, alg_none: bool = False,
-             unknown_kid: bool = False, kid: str | None = None, **claim_overrides: Any) -> str:
-        """A signed RS256 token of ``issuer_name`` for user ``sub``; the keyword flags forge invalid ones."""
-        claims = self.claims(issuer_name, sub, ttl_s)
+             unknown_kid: bool = False, kid: str | None = None, claims: Mapping[str, Any] | None = None,
+             **claim_overrides: Any) -> str:
+        """A signed RS256 token of ``issuer_name`` for user ``sub``; the keyword flags forge invalid ones.
+        ``claims`` (or keyword overrides) replace claims; a value of None removes the claim."""
+        payload = self.claims(issuer_name, sub, ttl_s)
         if expired:
-            claims["iat"], claims["exp"] = claims["iat"] - 2 * 3600, claims["iat"] - 3600
+            payload["iat"], payload["exp"] = payload["iat"] - 2 * 3600, payload["iat"] - 3600
         if not_yet_valid:
-            claims["nbf"] = claims["iat"] + 3600
-        for name, value in claim_overrides.items():
+            payload["nbf"] = payload["iat"] + 3600
+        for name, value in {**(claims or {}), **claim_overrides}.items():
             if value is None:
-                claims.pop(name, None)
+                payload.pop(name, None)
             else:
-                claims[name] = value
+                payload[name] = value
         key = self.keys[issuer_name]
         header_kid = kid or key.kid
         if alg_none:
-            return f"{_b64url_json({'alg': 'none', 'typ': 'JWT', 'kid': header_kid})}.{_b64url_json(claims)}."
+            return f"{_b64url_json({'alg': 'none', 'typ': 'JWT', 'kid': header_kid})}.{_b64url_json(payload)}."
         signer = key
         if bad_signature or unknown_kid:
             signer = self.keys["rogue"]
             header_kid = key.kid if bad_signature else (kid or self.keys["rogue"].kid)
-        return jwt.encode(claims, signer.private_key, algorithm="RS256", headers={"kid": header_kid})
+        return jwt.encode(payload, signer.private_key, algorithm="RS256", headers={"kid": header_kid})

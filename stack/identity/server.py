@@ -68,7 +68,7 @@ def build_identity_app(minter: TokenMinter) -> Starlette:
             if not isinstance(sub, str) or not sub:
                 raise ValueError("sub must be a non-empty string")
             flags = {flag: bool(body.get(flag, False)) for flag in MINT_FLAGS}
-            token = minter.mint(issuer, sub, int(body.get("ttl_s", 3600)), **flags, **dict(body.get("claims") or {}))
+            token = minter.mint(issuer, sub, int(body.get("ttl_s", 3600)), claims=dict(body.get("claims") or {}), **flags)
         except (ValueError, KeyError, TypeError) as exc:
             return JSONResponse({"error": f"bad mint request: {exc}"}, status_code=400)
         return JSONResponse({"token": token})

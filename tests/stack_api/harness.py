@@ -188,7 +188,7 @@ class Backend:
         """Every message currently visible in a queue (removed)."""
         sqs, url, messages = self.client("sqs"), self.queue_url(name), []
         while True:
-            batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"],
+            batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"], AttributeNames=["All"],
                                         WaitTimeSeconds=0).get("Messages", [])
             if not batch:
                 return messages
