@@ -11,6 +11,7 @@ import threading
 from typing import Any, Iterator
 
 from aiohttp import web
+from multidict import CIMultiDict
 
 from .control import FakeControl
 from .core.server import FakeServer
@@ -99,7 +100,7 @@ class WebhookReceiver:
 
     async def _handle_post(self, request: web.Request) -> web.Response:
         raw = await request.read()
-        entry = {"headers": dict(request.headers), "raw": raw, "path": request.path}
+        entry = {"headers": CIMultiDict(request.headers), "raw": raw, "path": request.path}
         try:
             import json
             entry["json"] = json.loads(raw) if raw else None
