@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from sim.capacity import CapacityAssumptions, CapacityProjection, load_assumptions, project
 from sim.errors import UsageError
-from sim.models import PARAMETER_NAMES, TrafficModel, load_data_file
+from sim.models import PARAMETER_NAMES, TrafficModel, get_model, load_data_file, seed_stated_figures
 
 COST_FILE = "cost_table.yaml"
 
@@ -244,3 +244,21 @@ def cost_sensitivity(base: TrafficModel, low: TrafficModel, high: TrafficModel) 
         )
     rows.sort(key=lambda row: abs(row.high_cost_usd - row.low_cost_usd), reverse=True)
     return rows
+
+
+def projection_record(model: TrafficModel) -> dict[str, Any]:
+    """Everything ``project --json`` prints for one model."""
+    projection = project(model)
+    cost = monthly_cost(projection)
+    record: dict[str, Any] = {"model": model.name, "parameters": model.parameters()}
+    record.update(projection.as_dict())
+    record["monthly_cost_usd"] = cost.total_usd
+    record["monthly_cost_savings_plan_usd"] = cost.savings_plan_total_usd
+    record["cost_per_dau_usd"] = cost.total_usd / model.dau if model.dau else None
+    record["annual_cost_usd"] = cost.total_usd * 12
+    record["cost_by_category_usd"] = cost.by_category()
+    record["cost_lines"] = cost.as_dict()["lines"]
+    seed = seed_stated_figures().get(model.name)
+    if seed and model == get_model(model.name):
+        record["seed_stated"] = seed
+    return record

@@ -101,6 +101,20 @@ def parse_ratio(text: str | float | int, what: str = "ratio") -> float:
     raise UsageError(f"{what}: cannot read {text!r} as a ratio like '5:1'")
 
 
+def parse_parameter_assignments(pairs: list[str] | tuple[str, ...], what: str) -> dict[str, float]:
+    """['heavy_share=0.4', 'peak_to_average=6:1'] -> {'heavy_share': 0.4, 'peak_to_average': 6.0} (CLI flags)."""
+    values: dict[str, float] = {}
+    for pair in pairs:
+        name, sep, text = pair.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise UsageError(f"{what} expects PARAM=VALUE, got {pair!r}")
+        if name not in PARAMETER_NAMES and name != "dau":
+            raise UsageError(f"{what}: unknown parameter {name!r}; known: {', '.join(PARAMETER_NAMES)}, dau")
+        values[name] = parse_ratio(text.strip(), f"{what} {name}")
+    return values
+
+
 def format_ratio(value: float) -> str:
     """0.5 -> '1:2', 5.0 -> '5:1', 1.37 -> '1.37:1' (how the seeds print ratios)."""
     if value >= 1:

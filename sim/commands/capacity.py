@@ -14,9 +14,17 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from sim.capacity import CapacityProjection, project
-from sim.cost import CATEGORY_LABELS, CostBreakdown, monthly_cost
+from sim.cost import CATEGORY_LABELS, CostBreakdown, monthly_cost, projection_record
 from sim.errors import UsageError
-from sim.models import PARAMETER_NAMES, TrafficModel, format_ratio, get_model, model_names, seed_stated_figures
+from sim.models import (
+    PARAMETER_NAMES,
+    TrafficModel,
+    format_ratio,
+    get_model,
+    model_names,
+    parse_parameter_assignments,
+    seed_stated_figures,
+)
 
 PROJECT_EPILOG = """\
 examples:
@@ -87,22 +95,6 @@ def _register_project(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run_project)
 
 
-def parse_assignments(pairs: Sequence[str], what: str) -> dict[str, float]:
-    """['heavy_share=0.4', 'peak_to_average=6:1'] -> {'heavy_share': 0.4, 'peak_to_average': 6.0}."""
-    from sim.models import parse_ratio
-
-    values: dict[str, float] = {}
-    for pair in pairs:
-        name, sep, text = pair.partition("=")
-        if not sep or not name.strip():
-            raise UsageError(f"{what} expects PARAM=VALUE, got {pair!r}")
-        name = name.strip()
-        if name not in PARAMETER_NAMES and name != "dau":
-            raise UsageError(f"{what}: unknown parameter {name!r}; known: {', '.join(PARAMETER_NAMES)}, dau")
-        values[name] = parse_ratio(text.strip(), f"{what} {name}")
-    return values
-
-
 def selected_models(name: str, dau: int | None, overrides: dict[str, float]) -> list[TrafficModel]:
     if dau is not None and dau < 0:
         raise UsageError(f"--dau must be >= 0, got {dau}")
@@ -111,26 +103,8 @@ def selected_models(name: str, dau: int | None, overrides: dict[str, float]) -> 
     return [model.with_overrides(**overrides) if overrides else model for model in models]
 
 
-def projection_record(model: TrafficModel) -> dict[str, Any]:
-    """Everything ``project --json`` prints for one model."""
-    projection = project(model)
-    cost = monthly_cost(projection)
-    record: dict[str, Any] = {"model": model.name, "parameters": model.parameters()}
-    record.update(projection.as_dict())
-    record["monthly_cost_usd"] = cost.total_usd
-    record["monthly_cost_savings_plan_usd"] = cost.savings_plan_total_usd
-    record["cost_per_dau_usd"] = cost.total_usd / model.dau if model.dau else None
-    record["annual_cost_usd"] = cost.total_usd * 12
-    record["cost_by_category_usd"] = cost.by_category()
-    record["cost_lines"] = cost.as_dict()["lines"]
-    seed = seed_stated_figures().get(model.name)
-    if seed and model == get_model(model.name):
-        record["seed_stated"] = seed
-    return record
-
-
 def run_project(args: argparse.Namespace) -> int:
-    overrides = parse_assignments(args.overrides, "--set")
+    overrides = parse_parameter_assignments(args.overrides, "--set")
     models = selected_models(args.model, args.dau, overrides)
     records = [projection_record(model) for model in models]
     if args.html:
