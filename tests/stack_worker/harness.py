@@ -207,7 +207,7 @@ class StackUnderTest:
             name = schema.provider_app_secret_name(provider)
             try:
                 self.sm.create_secret(Name=name, SecretString=json.dumps(
-                    {"clientId": f"client-{provider}", "clientSecret": "swsim-client-secret"}))
+                    {"clientId": "swsim", "clientSecret": "swsim-client-secret"}))
             except self.sm.exceptions.ResourceExistsException:
                 pass
 
