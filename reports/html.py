@@ -21,7 +21,7 @@ def _num(value: Any, digits: int = 4) -> str:
     if value is None:
         return "–"
     if isinstance(value, float):
-        return f"{value:.{digits}g}"
+        return f"{value:,.1f}" if abs(value) >= 10 ** digits else f"{value:.{digits}g}"
     return escape(str(value))
 
 
@@ -42,7 +42,7 @@ def _gates_section(summary: dict[str, Any]) -> str:
         rows.append([escape(gate["name"]), f'<span class="{status}">{status.upper()}</span>',
                      f'{_num(gate["measured"])} {escape(gate["unit"])}',
                      f'{escape(gate["op"])} {_num(gate["threshold"])} {escape(gate["unit"])}',
-                     windows, escape(gate.get("description") or "")])
+                     windows, f'<span style="float:left">{escape(gate.get("description") or "")}</span>'])
     return _table(["gate", "status", "measured (whole run)", "threshold", "failed / judged windows", "what"], rows)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Iterable
 
 from hdrh.histogram import HdrHistogram
 
@@ -170,7 +170,8 @@ class LatencyRecorder:
 
     # -- recording -------------------------------------------------------------------------------------------
     def window_index(self, at_s: float) -> int:
-        return max(0, math.floor(at_s / self.window_s))
+        index = int(at_s // self.window_s)
+        return index if index > 0 else 0  # a start a hair before t0 (timer granularity) belongs to window 0
 
     def window(self, index: int) -> WindowRecording:
         window = self.windows.get(index)
@@ -182,6 +183,12 @@ class LatencyRecorder:
         """The schedule asked for a start at ``at_s`` (the target rate is built from these)."""
         self.scheduled += 1
         self.window(self.window_index(at_s)).scheduled += 1
+
+    def record_scheduled_many(self, times_s: Iterable[float]) -> None:
+        per_window: Counter[int] = Counter(self.window_index(at_s) for at_s in times_s)
+        for index, count in per_window.items():
+            self.window(index).scheduled += count
+            self.scheduled += count
 
     def record_skipped(self) -> None:
         self.skipped += 1

@@ -75,7 +75,8 @@ class OpenModelRun:
                  out_dir: Path | None = None, late_threshold_s: float = DEFAULT_LATE_THRESHOLD_S,
                  request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S,
                  progress_interval_s: float = DEFAULT_PROGRESS_INTERVAL_S, lookahead_s: float = 2.0,
-                 start_delay_s: float = 1.0, drain_timeout_s: float | None = None, print_progress_lines: bool = True,
+                 start_delay_s: float = 1.0, drain_timeout_s: float | None = None,
+                 worker_connect_timeout_s: float = 60.0, print_progress_lines: bool = True,
                  log_level: str = "WARNING"):
         if not target_url.startswith(("http://", "https://")):
             raise UsageError(f"target URL must start with http:// or https://, got {target_url!r}")
@@ -97,7 +98,7 @@ class OpenModelRun:
                              window_s=window_s, late_threshold_s=late_threshold_s,
                              request_timeout_s=request_timeout_s, progress_interval_s=progress_interval_s,
                              lookahead_s=lookahead_s, start_delay_s=start_delay_s, drain_timeout_s=drain_timeout_s,
-                             log_level=log_level)
+                             worker_connect_timeout_s=worker_connect_timeout_s, log_level=log_level)
         self.events = RunEvents()
         if print_progress_lines:
             self.events.progress.add_listener(lambda snapshot: print_progress(snapshot))

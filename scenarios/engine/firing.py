@@ -65,7 +65,8 @@ class LoadProcess:
         self.started_event = Event()
         self.fed = 0
         self.taken = 0
-        self.in_flight = 0
+        self.in_flight = 0  # sent, not answered yet (plus follow-ups running)
+        self.held = 0  # taken by a user, not finished (waiting for its time, or in flight)
         self.feed_closed = False
         self.last_at_s = 0.0
         self.errors = 0
@@ -83,18 +84,21 @@ class LoadProcess:
         return time.perf_counter() - self.t0
 
     def push_records(self, chunk: bytes) -> None:
-        for record in decode_records(chunk):
-            self.recorder.record_scheduled(record[0])
-            self.feed.put(record)
-            self.fed += 1
-            self.last_at_s = record[0]
+        put = self.feed.put
+        records = list(decode_records(chunk))
+        for record in records:
+            put(record)
+        self.recorder.record_scheduled_many(record[0] for record in records)
+        self.fed += len(records)
+        if records:
+            self.last_at_s = records[-1][0]
 
     def close_feed(self) -> None:
         self.feed_closed = True
         self.feed.put(_END)
 
     def is_done(self) -> bool:
-        return self.feed_closed and self.taken == self.fed and self.in_flight == 0
+        return self.feed_closed and self.taken == self.fed and self.held == 0 and self.in_flight == 0
 
     def progress(self) -> ProgressCounters:
         return ProgressCounters(self.completed + self.in_flight, self.completed, self.late_starts, self.errors,
@@ -108,16 +112,20 @@ class LoadProcess:
             self.feed.put(_END)  # wake the next user too
             return None
         self.taken += 1
+        self.held += 1
         return item
 
     def fire(self, client: Any, record: Record) -> None:
         at_s, user_index, payload_bytes, kind_id = record
-        self.started_event.wait()
-        assert self.t0 is not None
-        due = self.t0 + at_s
-        delay = due - time.perf_counter()
-        if delay > 0:
-            gevent.sleep(delay)
+        try:
+            self.started_event.wait()
+            assert self.t0 is not None
+            delay = self.t0 + at_s - time.perf_counter()
+            if delay > 0:
+                gevent.sleep(delay)
+        except BaseException:
+            self.held -= 1  # killed while waiting (Locust stopping the user)
+            raise
         self.in_flight += 1
         event = ScheduledEvent(at_s, self.kinds[kind_id], user_index, payload_bytes)
         try:
@@ -132,29 +140,41 @@ class LoadProcess:
             self._record_builder_failure(event, exc)
         finally:
             self.in_flight -= 1
+            self.held -= 1
 
     def send(self, client: Any, spec: RequestSpec, scheduled_s: float) -> ResponseInfo:
         assert self.t0 is not None
         label = spec.label
+        headers = dict(spec.headers) if spec.headers else None
         started = time.perf_counter() - self.t0
-        with client.request(spec.method, spec.path, name=label, headers=dict(spec.headers or {}) or None,
-                            data=spec.body, json=spec.json, catch_response=True) as response:
+        if spec.expected_statuses:
+            # only then do we overrule Locust's own success/failure verdict (the context manager costs CPU)
+            with client.request(spec.method, spec.path, name=label, headers=headers, data=spec.body,
+                                json=spec.json, catch_response=True) as response:
+                finished = time.perf_counter() - self.t0
+                outcome = self._outcome(response, spec)
+                if outcome.is_error:
+                    response.failure(outcome.error_kind or "error")
+                else:
+                    response.success()
+        else:
+            response = client.request(spec.method, spec.path, name=label, headers=headers, data=spec.body,
+                                      json=spec.json)
             finished = time.perf_counter() - self.t0
-            status = int(response.status_code or 0)
-            if status == 0:
-                error_kind = transport_error_kind(getattr(response, "error", None))
-                outcome = Outcome.transport_failure(error_kind)
-                body = b""
-            else:
-                outcome = Outcome.from_status(status, spec.expected_statuses)
-                body = response.content or b""
-            if outcome.is_error:
-                response.failure(outcome.error_kind or "error")
-            else:
-                response.success()
-            headers = dict(response.headers or {}) if status else {}
+            outcome = self._outcome(response, spec)
         self._count(label, scheduled_s, started, finished, outcome)
-        return ResponseInfo(status, body, headers, outcome.error_kind if status == 0 else None)
+        if spec.after is None:
+            return ResponseInfo(outcome.status, b"", {}, None)
+        body = (response.content or b"") if outcome.status else b""
+        response_headers = dict(response.headers or {}) if outcome.status else {}
+        return ResponseInfo(outcome.status, body, response_headers, outcome.error_kind if not outcome.status else None)
+
+    @staticmethod
+    def _outcome(response: Any, spec: RequestSpec) -> Outcome:
+        status = int(response.status_code or 0)
+        if status == 0:
+            return Outcome.transport_failure(transport_error_kind(getattr(response, "error", None)))
+        return Outcome.from_status(status, spec.expected_statuses)
 
     def _count(self, label: str, scheduled_s: float, started: float, finished: float, outcome: Outcome) -> None:
         self.recorder.record_request(label, scheduled_s, started, finished, outcome)

@@ -2,7 +2,7 @@
 the work time in ms, so the ground truth of every request follows from the schedule alone."""
 from __future__ import annotations
 
-from scenarios.engine.requests import RequestSpec
+from scenarios.engine.requests import FollowUp, RequestSpec, ResponseInfo
 from scenarios.engine.schedule_file import ScheduledEvent
 
 
@@ -23,3 +23,20 @@ def server_error(event: ScheduledEvent) -> RequestSpec:
 
 
 STUB_BUILDERS = {"fast": fast, "work": work, "slow": slow, "error": server_error}
+
+
+def _confirm(followup: FollowUp, response: ResponseInfo) -> None:
+    """Like polling a sync job until SUCCEEDED: a second request, then the end-to-end time from the schedule."""
+    def poll() -> None:
+        followup.request(RequestSpec("GET", "/work?ms=30", name="GET /work (poll)"))
+        followup.record_latency("manual_sync", followup.elapsed_s())
+
+    followup.spawn(poll)
+
+
+def submit_and_confirm(event: ScheduledEvent) -> RequestSpec:
+    return RequestSpec("POST", f"/work?ms={event.payload_bytes}", name="POST /work", body=b"x" * 16,
+                       after=_confirm)
+
+
+STUB_BUILDERS["submit"] = submit_and_confirm

@@ -136,3 +136,19 @@ def test_junit_is_valid_xml_with_one_case_per_gate(healthy_result: RunResult, tm
     write_junit(path, evaluate_gates(healthy_result))
     root = ET.parse(path).getroot()
     assert [c.get("name") for c in root.iter("testcase")] == [g.name for g in DEFAULT_GATES]
+
+
+def test_gate_flags_parse_and_bad_ones_are_usage_errors(tmp_path: Path) -> None:
+    import argparse
+
+    from reports.gate_cli import add_gate_arguments, gate_set_from_args
+    from sim.errors import UsageError
+
+    parser = argparse.ArgumentParser()
+    add_gate_arguments(parser)
+    gate_set = gate_set_from_args(parser.parse_args(["--gate", "api_p99=250", "--window-min-samples", "5"]))
+    assert {g.name: g.threshold for g in gate_set.gates}["api_p99"] == 250 and gate_set.window_min_samples == 5
+    with pytest.raises(UsageError):
+        gate_set_from_args(parser.parse_args(["--gate", "nope=1"]))
+    with pytest.raises(UsageError):
+        gate_set_from_args(parser.parse_args(["--gate-file", str(tmp_path / "missing.yaml")]))
