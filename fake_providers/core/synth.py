@@ -189,10 +189,24 @@ class SynthData:
         self.activities_per_day = activities_per_day
         self._cache_users = cache_users
         self._timelines: OrderedDict[str, _Timeline] = OrderedDict()
+        self._days: OrderedDict[tuple, list] = OrderedDict()
         self._faker = None
 
     def clear_cache(self) -> None:
         self._timelines.clear()
+        self._days.clear()
+
+    def day(self, p: UserProfile, day: int) -> list[Workout]:
+        """The workouts of one local day (cached)."""
+        key = (p.user_id, p.seq, day)
+        got = self._days.get(key)
+        if got is None:
+            got = self._day(p, day)
+            self._days[key] = got
+            if len(self._days) > 100_000:
+                for _ in range(10_000):
+                    self._days.popitem(last=False)
+        return got
 
     # -- people ----------------------------------------------------------------------------------------------
     def profile(self, user_id: str, seq: int, now: float, history_days: int) -> UserProfile:
@@ -268,7 +282,7 @@ class SynthData:
             self._timelines.move_to_end(p.user_id)
         if tl.until_day < upto_day:
             for d in range(tl.until_day + 1, upto_day + 1):
-                for w in self._day(p, d):
+                for w in self.day(p, d):
                     if w.start >= p.history_start:
                         tl.items.append(w)
                         tl.starts.append(w.start)
@@ -295,7 +309,7 @@ class SynthData:
         day, idx = divmod(item, 8)
         if day > day_of(now, p.tz) + 1:
             return None
-        for w in self._day(p, day):
+        for w in self.day(p, day):
             if w.idx == idx and w.available_at <= now and w.start >= p.history_start:
                 return w
         return None
@@ -304,7 +318,7 @@ class SynthData:
         """Generated workouts whose available_at is in [start, end) (Garmin's upload-time windows)."""
         out = []
         for d in range(day_of(start - 8 * 3600, p.tz) - 1, day_of(end, p.tz) + 1):
-            for w in self._day(p, d):
+            for w in self.day(p, d):
                 if start <= w.available_at < end and w.start >= p.history_start:
                     out.append(w)
         out.sort(key=lambda w: (w.available_at, w.id))
@@ -315,7 +329,7 @@ class SynthData:
         d0 = day_of(after, p.tz) - 1
         best = None
         for d in range(d0, d0 + horizon_days):
-            for w in self._day(p, d):
+            for w in self.day(p, d):
                 if w.available_at > after and w.start >= p.history_start:
                     if best is None or w.available_at < best.available_at:
                         best = w

@@ -9,18 +9,27 @@ from typing import Any
 try:  # orjson is much faster for the heavy payloads; the stdlib is the fallback.
     import orjson as _orjson
 
+    _OPTS = _orjson.OPT_NON_STR_KEYS | getattr(_orjson, "OPT_SERIALIZE_NUMPY", 0)
+
     def dumps(obj: Any) -> bytes:
-        return _orjson.dumps(obj, option=_orjson.OPT_NON_STR_KEYS)
+        """JSON bytes; numpy arrays are serialized natively (no tolist) when orjson can."""
+        return _orjson.dumps(obj, default=_np_default, option=_OPTS)
 
     def loads(data: bytes | str) -> Any:
         return _orjson.loads(data)
 
 except ImportError:  # pragma: no cover - exercised only where orjson is missing
     def dumps(obj: Any) -> bytes:
-        return _json.dumps(obj, separators=(",", ":")).encode()
+        return _json.dumps(obj, separators=(",", ":"), default=_np_default).encode()
 
     def loads(data: bytes | str) -> Any:
         return _json.loads(data)
+
+
+def _np_default(o: Any) -> Any:
+    if hasattr(o, "tolist"):
+        return o.tolist()
+    raise TypeError(f"not JSON serializable: {type(o).__name__}")
 
 
 def stable_hash(*parts: Any) -> int:

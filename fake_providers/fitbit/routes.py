@@ -15,12 +15,19 @@ from .models import COLLECTIONS, FitbitState
 from ..core.routing import USER
 
 router = Router()
+_KEY: list = []
+
+
+def _STATE_KEY():
+    if not _KEY:
+        from ..core.server import STATE
+        _KEY.append(STATE)
+    return _KEY[0]
 PERIODS = {"1d": 1, "7d": 7, "30d": 30, "1w": 7, "1m": 31, "3m": 92, "6m": 183, "1y": 365}
 
 
 def _st(request: web.Request) -> FitbitState:
-    from ..core.server import STATE
-    return request.app[STATE]  # type: ignore[return-value]
+    return request.app[_STATE_KEY()]  # type: ignore[return-value]
 
 
 def _day(st: FitbitState, user, s: str, field: str = "date") -> int:

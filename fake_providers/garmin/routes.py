@@ -12,11 +12,18 @@ from .models import MODELED, SUMMARY_TYPES, GarminState
 from ..core.routing import USER
 
 router = Router()
+_KEY: list = []
+
+
+def _STATE_KEY():
+    if not _KEY:
+        from ..core.server import STATE
+        _KEY.append(STATE)
+    return _KEY[0]
 
 
 def _st(request: web.Request) -> GarminState:
-    from ..core.server import STATE
-    return request.app[STATE]  # type: ignore[return-value]
+    return request.app[_STATE_KEY()]  # type: ignore[return-value]
 
 
 def _oauth_error(kind: str, message: str) -> ProviderError:

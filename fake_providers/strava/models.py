@@ -12,7 +12,7 @@ from aiohttp import web
 
 from ..core.errors import ProviderError
 from ..core.faults.base import Delivery
-from ..core.heavy import encode_polyline, track
+from ..core.heavy import encode_polyline, shape, track
 from ..core.oauth import TokenPolicy
 from ..core.ratelimit import Windows
 from ..core.routing import RouteMeta
@@ -59,6 +59,9 @@ class StravaState(ProviderState):
         self.upload_hashes: dict[tuple[str, str], int] = {}
         self._upload_seq = 0
         self._summaries: dict[int, dict] = {}
+        self._shapes: dict[int, tuple] = {}
+        from collections import OrderedDict
+        self._details: OrderedDict[tuple, bytes] = OrderedDict()
 
     def new_user_id(self, n: int) -> str:
         return str(10_000_000 + self.stable("athlete", n) % 89_999_999)
@@ -144,6 +147,24 @@ class StravaState(ProviderState):
     def _small_track(self, w: Workout, n: int) -> dict:
         return track(int(self.config["seed"]), w, n)
 
+    def _shape(self, w: Workout) -> tuple[np.ndarray, np.ndarray]:
+        """A 64-point outline of the route (cached): the summary polyline and, interpolated, the detailed one."""
+        got = self._shapes.get(w.id)
+        if got is None:
+            got = shape(int(self.config["seed"]), w, 64)
+            if len(self._shapes) > 50_000:
+                self._shapes.clear()
+            self._shapes[w.id] = got
+        return got
+
+    def _polyline(self, w: Workout, n: int, max_chars: int | None = None) -> str:
+        lat, lng = self._shape(w)
+        if n != len(lat):
+            x = np.linspace(0, len(lat) - 1, n)
+            xp = np.arange(len(lat))
+            lat, lng = np.interp(x, xp, lat), np.interp(x, xp, lng)
+        return encode_polyline(lat, lng, max_chars)
+
     def summary_json(self, w: Workout) -> dict:
         cached = self._summaries.get(w.id)
         if cached is not None and cached.get("_lm") == w.last_modified:
@@ -153,10 +174,10 @@ class StravaState(ProviderState):
         sign = "+" if off >= 0 else "-"
         tz = f"(GMT{sign}{abs(off) // 3600:02d}:{abs(off) % 3600 // 60:02d}) {self.users[w.user_id].profile.tz}"
         if w.has_gps:
-            t = self._small_track(w, 40)
-            poly = encode_polyline(t["lat"], t["lng"])
-            start_ll = [float(t["lat"][0]), float(t["lng"][0])]
-            end_ll = [float(t["lat"][-1]), float(t["lng"][-1])]
+            lat, lng = self._shape(w)
+            poly = self._polyline(w, 40)
+            start_ll = [float(lat[0]), float(lng[0])]
+            end_ll = [float(lat[-1]), float(lng[-1])]
         else:
             poly, start_ll, end_ll = "", [], []
         avg_speed = round(w.distance / w.moving, 3) if w.moving and w.distance else 0
@@ -190,41 +211,46 @@ class StravaState(ProviderState):
         return doc
 
     def detail_bytes(self, w: Workout) -> bytes:
+        """The detailed activity, its map.polyline sized so the document is about ``light_bytes``."""
         target = int(self.config["light_bytes"])
-
-        def build(n: int) -> bytes:
-            doc = dict(self.summary_json(w))
-            doc["resource_state"] = 3
-            doc["description"] = w.description
-            doc["calories"] = float(w.calories)
-            doc["device_name"] = w.device
-            doc["embed_token"] = f"{self.stable('embed', w.id):016x}"
-            doc["segment_efforts"] = []
-            doc["splits_metric"] = _splits(w)
-            doc["laps"] = [{"id": w.id * 10 + 1, "resource_state": 2, "name": "Lap 1",
-                            "activity": {"id": w.id, "resource_state": 1},
-                            "athlete": {"id": athlete_id(w.user_id), "resource_state": 1},
-                            "elapsed_time": w.elapsed, "moving_time": w.moving, "start_date": iso_utc(w.start),
-                            "start_date_local": iso_local(w.start, w.utc_offset) + "Z", "distance": w.distance,
-                            "average_speed": doc["average_speed"], "max_speed": doc["max_speed"], "lap_index": 1,
-                            "split": 1, "start_index": 0, "end_index": max(0, n - 1), "total_elevation_gain":
-                            w.elev_gain}]
-            doc["gear"] = None
-            doc["photos"] = {"primary": None, "count": 0}
-            doc["available_zones"] = []
-            m = dict(doc["map"])
-            m["resource_state"] = 3
-            if w.has_gps:
-                t = self._small_track(w, max(2, n))
-                m["polyline"] = encode_polyline(t["lat"], t["lng"])
-            else:
-                m["polyline"] = ""
-            doc["map"] = m
-            return dumps(doc)
-
-        if not w.has_gps:
-            return build(2)
-        return self.light.get(("detail", w.id, target, w.last_modified), target, build, overhead_key=("detail",))
+        key = (w.id, target, w.last_modified)
+        got = self._details.get(key)
+        if got is not None:
+            self._details.move_to_end(key)
+            return got
+        doc = dict(self.summary_json(w))
+        doc["resource_state"] = 3
+        doc["description"] = w.description
+        doc["calories"] = float(w.calories)
+        doc["device_name"] = w.device
+        doc["embed_token"] = f"{self.stable('embed', w.id):016x}"
+        doc["segment_efforts"] = []
+        doc["splits_metric"] = _splits(w)
+        doc["laps"] = [{"id": w.id * 10 + 1, "resource_state": 2, "name": "Lap 1",
+                        "activity": {"id": w.id, "resource_state": 1},
+                        "athlete": {"id": athlete_id(w.user_id), "resource_state": 1},
+                        "elapsed_time": w.elapsed, "moving_time": w.moving, "start_date": iso_utc(w.start),
+                        "start_date_local": iso_local(w.start, w.utc_offset) + "Z", "distance": w.distance,
+                        "average_speed": doc["average_speed"], "max_speed": doc["max_speed"], "lap_index": 1,
+                        "split": 1, "start_index": 0, "end_index": max(0, w.elapsed - 1),
+                        "total_elevation_gain": w.elev_gain}]
+        doc["gear"] = None
+        doc["photos"] = {"primary": None, "count": 0}
+        doc["available_zones"] = []
+        m = dict(doc["map"])
+        m["resource_state"] = 3
+        m["polyline"] = ""
+        doc["map"] = m
+        body = dumps(doc)
+        room = target - len(body)
+        if w.has_gps and room > 0:
+            # every point takes >= 2 characters: room // 2 points always fill it; keep the whole points that fit
+            m["polyline"] = self._polyline(w, max(2, room // 2), max_chars=room)
+            body = dumps(doc)
+        self._details[key] = body
+        if len(self._details) > 8192:
+            self._details.popitem(last=False)
+        return body
 
     def streams_bytes(self, w: Workout, keys: list[str], key_by_type: bool, resolution: str | None,
                       series_type: str) -> bytes:
@@ -243,28 +269,18 @@ class StravaState(ProviderState):
             size = len(t["time"])
             data: dict[str, Any] = {}
             for k in keys:
-                if k == "time":
-                    data[k] = t["time"].tolist()
-                elif k == "latlng":
-                    data[k] = np.stack([t["lat"], t["lng"]], axis=1).tolist()
-                elif k == "distance":
-                    data[k] = t["distance"].tolist()
-                elif k == "altitude":
-                    data[k] = t["altitude"].tolist()
+                if k == "latlng":
+                    data[k] = np.ascontiguousarray(np.stack([t["lat"], t["lng"]], axis=1))
                 elif k == "velocity_smooth":
-                    data[k] = t["velocity"].tolist()
-                elif k == "heartrate":
-                    data[k] = t["heartrate"].tolist()
-                elif k == "cadence":
-                    data[k] = t["cadence"].tolist()
-                elif k == "watts":
-                    data[k] = t["watts"].tolist()
+                    data[k] = t["velocity"]
                 elif k == "moving":
-                    data[k] = (t["velocity"] > 0.3).tolist()
+                    data[k] = t["velocity"] > 0.3
                 elif k == "grade_smooth":
                     d = np.diff(t["altitude"], prepend=t["altitude"][0])
                     dd = np.maximum(np.diff(t["distance"], prepend=0.0), 0.1)
-                    data[k] = np.clip(d / dd * 100, -30, 30).round(1).tolist()
+                    data[k] = np.clip(d / dd * 100, -30, 30).round(1)
+                else:
+                    data[k] = t[k]
             res = {"low": "low", "medium": "medium"}.get(resolution or "", "high")
             if key_by_type:
                 body: Any = {k: {"data": v, "series_type": series_type, "original_size": size, "resolution": res}

@@ -15,12 +15,19 @@ from .models import STREAM_KEYS, StravaState, athlete_id
 from ..core.routing import USER
 
 router = Router()
+_KEY: list = []
+
+
+def _STATE_KEY():
+    if not _KEY:
+        from ..core.server import STATE
+        _KEY.append(STATE)
+    return _KEY[0]
 READ = "activity:read|activity:read_all"
 
 
 def _st(request: web.Request) -> StravaState:
-    from ..core.server import STATE
-    return request.app[STATE]  # type: ignore[return-value]
+    return request.app[_STATE_KEY()]  # type: ignore[return-value]
 
 
 def _int(params, key: str, default: int | None, resource: str = "Activity") -> int | None:
