@@ -93,7 +93,8 @@ def seed_users(config: StackConfig, fake_urls: Mapping[str, str], count: int, en
     plan = [(user_id_for(start_index + i, prefix), SYNC_PAIRS[(start_index + i) % len(SYNC_PAIRS)])
             for i in range(count)]
     needed = {p: sum(1 for _, pair in plan if p in pair[:2]) for p in fake_urls}
-    fake_users = {p: iter(create_fake_users(fake_urls[p], n, f"{prefix}-{seed}")) for p, n in needed.items() if n}
+    fake_users = {p: iter(create_fake_users(fake_urls[p], n, f"{p}-{prefix}{seed}-"))
+                  for p, n in needed.items() if n}
     items: list[dict[str, Any]] = []
     secrets: list[tuple[str, schema.ProviderTokens]] = []
     result = SeedResult()

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Literal
 
+from stack.bootstrap import local_app_secret
 from stack.launcher.ports import free_port
 from stack.launcher.process import Readiness
 
@@ -62,8 +63,7 @@ def infrastructure(options: LaunchOptions) -> list[ServiceSpec]:
     """Everything the services depend on: moto (one process per AWS service), Redis, the fakes, identity."""
     specs = [moto_spec(service, options) for service in AWS_SERVICES]
     specs.append(redis_spec(options))
-    specs += [ServiceSpec(f"fake-{p}", "infra", python_module("fake_providers", "--provider", p, "--port", "0"),
-                          module="fake_providers") for p in FAKE_PROVIDERS]
+    specs += [fake_spec(provider) for provider in FAKE_PROVIDERS]
     specs.append(ServiceSpec("identity", "infra",
                              python_module("stack.identity", "--port", "0", "--keys-dir", str(options.keys_dir)),
                              module="stack.identity"))
@@ -84,6 +84,15 @@ def application(options: LaunchOptions) -> list[ServiceSpec]:
         ServiceSpec("scheduler", "app", python_module("stack.scheduler", "--health-port", "0"),
                     module="stack.scheduler", port_flag="--health-port"),
     ]
+
+
+def fake_spec(provider: str) -> ServiceSpec:
+    """A fake provider that accepts exactly the OAuth app the bootstrap stores in Secrets Manager."""
+    app = local_app_secret(provider)
+    return ServiceSpec(f"fake-{provider}", "infra",
+                       python_module("fake_providers", "--provider", provider, "--port", "0",
+                                     "--client-id", app["clientId"], "--client-secret", app["clientSecret"]),
+                       module="fake_providers")
 
 
 def moto_spec(service: str, options: LaunchOptions) -> ServiceSpec:

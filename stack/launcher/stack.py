@@ -210,20 +210,18 @@ class Stack:
             path.write_text(yaml.safe_dump(self.appconfig))
 
     def _configure_fakes(self) -> None:
-        """Tell each fake our OAuth app credentials and where to send webhooks (the API, when it runs)."""
+        """Point each fake's webhooks at the API (known only now) with the verification code we store."""
+        if not self.api_url:
+            return
         for provider in PROVIDERS:
             if f"fake-{provider}" not in self.endpoints:
                 continue
-            app = local_app_secret(provider)
-            body: dict[str, Any] = {"client_id": app["clientId"], "client_secret": app["clientSecret"]}
-            if self.api_url:
-                body["webhook_callback_url"] = f"{self.api_url}/webhooks/{provider}"
-                body["webhook_verify_token"] = app.get("webhookVerifyToken")
-                body["subscriber_verification_code"] = app.get("subscriberVerificationCode")
-            try:
-                httpx.put(f"{self.fake_url(provider)}/_fake/config", json=body, timeout=5)
-            except httpx.HTTPError:
-                pass  # a fake without config support still serves with its own defaults
+            body = {"webhook_url": f"{self.api_url}/webhooks/{provider}",
+                    "verify_code": local_app_secret(provider)["subscriberVerificationCode"]}
+            response = httpx.put(f"{self.fake_url(provider)}/_fake/config", json=body, timeout=10)
+            if response.status_code >= 400:
+                raise ProcessFailed(f"fake-{provider} refused its configuration: {response.status_code} "
+                                    f"{response.text[:300]}")
 
     # ---- environment -----------------------------------------------------------------------------------------
     @property
