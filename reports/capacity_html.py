@@ -16,6 +16,7 @@ from sim.schedule import build_rate_profile
 if TYPE_CHECKING:  # imported for type hints only; sim.beta imports nothing from here
     from sim.beta.placement import FitReport
 
+HOUR_TICKS = (0, 4, 8, 12, 16, 20, 24)
 PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7")
 
 STYLE = """
@@ -58,7 +59,9 @@ class Series:
     values: Sequence[float]
 
 
-def svg_bar_chart(labels: Sequence[str], series: Sequence[Series], unit: str = "", width: int = 760) -> str:
+def svg_bar_chart(
+    labels: Sequence[str], series: Sequence[Series], unit: str = "", prefix: str = "", width: int = 760
+) -> str:
     """Horizontal grouped bars: one group per label, one bar per series."""
     bar_h, gap, left, right = 14, 10, 260, 90
     group_h = bar_h * len(series) + gap
@@ -75,8 +78,8 @@ def svg_bar_chart(labels: Sequence[str], series: Sequence[Series], unit: str = "
             w = max(0.0, value * scale)
             parts.append(
                 f"<rect x='{left}' y='{y}' width='{w:.1f}' height='{bar_h - 2}' fill='{PALETTE[j % len(PALETTE)]}'>"
-                f"<title>{_e(s.label)}: {value:,.2f}{_e(unit)}</title></rect>"
-                f"<text x='{left + w + 4:.1f}' y='{y + bar_h - 4}'>{value:,.0f}{_e(unit)}</text>"
+                f"<title>{_e(s.label)}: {_e(prefix)}{value:,.2f}{_e(unit)}</title></rect>"
+                f"<text x='{left + w + 4:.1f}' y='{y + bar_h - 4}'>{_e(prefix)}{value:,.0f}{_e(unit)}</text>"
             )
     parts.append(_legend([s.label for s in series], left, height - 18 * len(series) + 4))
     parts.append("</svg>")
@@ -94,7 +97,13 @@ def _legend(labels: Sequence[str], x: float, y: float) -> str:
 
 
 def svg_line_chart(
-    x: Sequence[float], series: Sequence[Series], x_label: str, y_label: str, width: int = 760, height: int = 260
+    x: Sequence[float],
+    series: Sequence[Series],
+    x_label: str,
+    y_label: str,
+    x_ticks: Sequence[float] | None = None,
+    width: int = 760,
+    height: int = 260,
 ) -> str:
     """Lines over a shared x axis (step-free polyline through the points)."""
     left, right, top, bottom = 60, 20, 15, 45 + 16 * len(series)
@@ -104,6 +113,9 @@ def svg_line_chart(
 
     def px(value: float) -> float:
         return left + (value - x_min) / ((x_max - x_min) or 1) * plot_w
+
+    if x_ticks is not None:
+        x_min, x_max = min(x_min, min(x_ticks)), max(x_max, max(x_ticks))
 
     def py(value: float) -> float:
         return top + plot_h - value / y_max * plot_h
@@ -116,8 +128,8 @@ def svg_line_chart(
             f"<line x1='{left}' x2='{left + plot_w}' y1='{py(value):.1f}' y2='{py(value):.1f}' stroke='#eee'/>"
             f"<text x='{left - 4}' y='{py(value) + 4:.1f}' text-anchor='end'>{value:,.3g}</text>"
         )
-    for k in range(7):
-        value = x_min + (x_max - x_min) * k / 6
+    ticks = x_ticks if x_ticks is not None else [x_min + (x_max - x_min) * k / 6 for k in range(7)]
+    for value in ticks:
         parts.append(f"<text x='{px(value):.1f}' y='{top + plot_h + 14}' text-anchor='middle'>{value:,.3g}</text>")
     parts.append(f"<text x='{left + plot_w / 2}' y='{top + plot_h + 30}' text-anchor='middle'>{_e(x_label)}</text>")
     parts.append(f"<text x='12' y='{top + plot_h / 2}' transform='rotate(-90 12 {top + plot_h / 2})' "
@@ -234,7 +246,7 @@ def capacity_and_cost_sections(models: Sequence[TrafficModel]) -> str:
         svg_bar_chart(
             [CATEGORY_LABELS[key] for key in CATEGORY_LABELS],
             [Series(name, [c.by_category()[key] for key in CATEGORY_LABELS]) for name, c in zip(names, costs)],
-            unit=" $",
+            prefix="$",
         ),
     ]
     for name, cost in zip(names, costs):
@@ -269,7 +281,7 @@ def _diurnal_chart(models: Sequence[TrafficModel]) -> str:
         profile = build_rate_profile(model, buckets_per_day=96)
         api = [float(v) for v in profile.rates[:, [c == "api" for c in profile.categories]].sum(axis=1)]
         series.append(Series(f"{model.name}: API requests/s (peak/avg {profile.peak_to_average():.2f})", api))
-    return svg_line_chart(hours, series, "hour of day (UTC)", "requests / s")
+    return svg_line_chart(hours, series, "hour of day (UTC)", "requests / s", x_ticks=HOUR_TICKS)
 
 
 def render_projection_report(models: Sequence[TrafficModel]) -> str:
@@ -336,6 +348,7 @@ def render_fit_report(report: "FitReport") -> str:
             [Series(f"beta (peak/avg {fit.estimates['peak_to_average'].value:.2f})", list(fit.hourly_profile))],
             "hour of day (UTC)",
             "share of daily events x 24",
+            x_ticks=HOUR_TICKS,
         )
     )
     parts.append(f"<h2>Projection to {report.dau:,} DAU: scenarios and fit</h2>")
@@ -363,7 +376,7 @@ def _sensitivity_section(rows: Sequence[Sensitivity]) -> str:
             Series("cost at Conservative value", [row.low_cost_usd for row in rows]),
             Series("cost at Aggressive value", [row.high_cost_usd for row in rows]),
         ],
-        unit=" $",
+        prefix="$",
     )
     return _table(
         ["parameter", "fitted value", "$/month for +10 %", "elasticity", "at Conservative value", "at Aggressive value"],

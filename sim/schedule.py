@@ -210,6 +210,12 @@ class RateProfile:
         counts = (self.rates * self.segment_length_s[:, None]).sum(axis=0)
         return {kind: float(n) for kind, n in zip(self.kinds, counts)}
 
+    def peak_api_rate_per_user(self) -> float:
+        """Peak API requests per second of one average user, in wall time. Compression multiplies it, so
+        compare it with the per-user rate limit (10 req/s, burst 20) before blaming the backend for 429s."""
+        api = self.rates[:, [category == "api" for category in self.categories]].sum(axis=1)
+        return float(api.max() / self.dau) if self.dau and len(api) else 0.0
+
     def rate_of(self, kind: str) -> np.ndarray:
         return self.rates[:, self.kinds.index(kind)]
 

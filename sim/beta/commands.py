@@ -9,10 +9,15 @@ from pathlib import Path
 from sim.beta.estimate import fit_telemetry
 from sim.beta.placement import FitReport, build_fit_report
 from sim.beta.synthetic import BetaTruth, generate_beta
-from sim.beta.telemetry import read_telemetry, write_telemetry
+from sim.beta.telemetry import detect_format, read_telemetry, write_telemetry
+from sim.commands.capacity import format_projection_table
 from sim.cost import model_cost
 from sim.errors import UsageError
 from sim.models import PARAMETER_LABELS, format_ratio, get_model, parse_parameter_assignments
+
+
+MAX_SYNTHETIC_EVENTS = 20_000_000  # the generator holds all columns in memory (~100 bytes per event)
+EXPECTED_ACTIVE_SHARE = 0.75       # mean of the synthetic users' daily activity probability
 
 
 def truth_path(out: Path) -> Path:
@@ -25,10 +30,22 @@ def run_generate(args: argparse.Namespace) -> int:
     planted = parse_parameter_assignments(args.plant, "--plant")
     planted.pop("dau", None)  # a beta has its own number of users
     model = get_model(args.model).with_overrides(**planted)
-    rows = write_telemetry(generate_beta(model, args.users, args.days, args.seed), args.out, args.format)
+    fmt = detect_format(args.out, args.format)
+    expected_events = args.users * args.days * EXPECTED_ACTIVE_SHARE * (
+        model.sessions_per_user_per_day * (1 + model.requests_per_session) + 2 * model.syncs_per_user_per_day
+    )
+    if expected_events > MAX_SYNTHETIC_EVENTS:
+        raise UsageError(
+            f"--users {args.users} x --days {args.days} would make ~{expected_events:,.0f} events (limit "
+            f"{MAX_SYNTHETIC_EVENTS:,}); a few thousand users over a week or two is plenty for tight intervals"
+        )
+    rows = write_telemetry(generate_beta(model, args.users, args.days, args.seed), args.out, fmt)
     truth = BetaTruth(model.name, args.users, args.days, args.seed, model.parameters(), planted)
     truth_file = truth_path(args.out)
-    truth_file.write_text(json.dumps(truth.as_dict(), indent=2) + "\n", encoding="utf-8")
+    try:
+        truth_file.write_text(json.dumps(truth.as_dict(), indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {truth_file}: {exc.strerror}") from exc
     print(f"wrote {rows:,} events of {args.users:,} users over {args.days} days to {args.out}")
     print(f"ground truth: {truth_file}")
     return 0
@@ -120,10 +137,15 @@ def format_fit_report(report: FitReport) -> str:
     else:
         lines.append("  none: every parameter is consistent with Nominal or moves the cost by < 1 %")
     lines.append("")
-    lines.append(f"projection to {report.dau:,} DAU (monthly, on demand / with 3-yr Lambda savings plan):")
-    for model in report.projected_models:
-        cost = model_cost(model)
-        lines.append(f"  {model.name:<13} ${cost.total_usd:>10,.0f}  ${cost.savings_plan_total_usd:>10,.0f}")
+    nominal_cost = model_cost(report.projected_models[1]).total_usd
+    fitted_cost = model_cost(report.fitted_model).total_usd
+    lines.append(
+        f"all fitted parameters together: ${fitted_cost:,.0f}/month vs Nominal ${nominal_cost:,.0f} "
+        f"({'+' if fitted_cost >= nominal_cost else '-'}${abs(fitted_cost - nominal_cost):,.0f}/month)"
+    )
+    lines.append("")
+    lines.append(f"projection to {report.dau:,} DAU (seed 004 §2 capacity and §9 monthly cost):")
+    lines.append(format_projection_table(report.projected_models))
     lines.append("")
     lines.append("sensitivity of the fitted cost ($/month for +10 % of one parameter; range over the scenarios' values):")
     for row in report.sensitivity:

@@ -163,7 +163,7 @@ def format_projection_table(models: Sequence[TrafficModel]) -> str:
     rows.append(["monthly cost, on demand", *[f"${c.total_usd:,.0f}" for c in costs]])
     rows.append(["monthly cost, 3-yr Lambda savings plan", *[f"${c.savings_plan_total_usd:,.0f}" for c in costs]])
     seeds = seed_stated_figures()
-    if all(model == get_model(model.name) and model.name in seeds for model in models):
+    if all(model.name in seeds and model == get_model(model.name) for model in models):
         rows.append(["seed 004 §9 says (on demand)", *[f"~${seeds[m.name]['monthly_cost_usd']:,.0f}" for m in models]])
     text = _align(rows)
     if len(models) == 1:

@@ -119,6 +119,20 @@ def test_seed_claims_about_sensitivity_hold() -> None:
     assert (base - model_cost(halved).total_usd) * 12 > 3_000
 
 
+def test_seed_claim_about_understated_api_volume_holds() -> None:
+    # 004 §9: 300M monthly requests instead of the model's 1.35B "understates monthly API Gateway and WAF
+    # costs by over $1,600". 300M/month = 10 requests per user-day at 1M DAU.
+    nominal = get_model("nominal")
+    understated = nominal.with_overrides(sessions_per_user_per_day=1, requests_per_session=10)
+
+    def edge_cost(model) -> float:
+        cost = model_cost(model)
+        return cost.line("api_gateway").cost_usd + cost.line("waf").cost_usd
+
+    assert project(understated).requests_per_month == pytest.approx(300e6)
+    assert edge_cost(nominal) - edge_cost(understated) > 1_600
+
+
 def test_sensitivity_rows_cover_every_parameter() -> None:
     rows = cost_sensitivity(get_model("nominal"), get_model("conservative"), get_model("aggressive"))
     assert len(rows) == 8
