@@ -15,6 +15,7 @@ import argparse
 import json
 import random
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -82,67 +83,85 @@ def bench_accuracy(seconds: float, rate: float) -> None:
         true_p99 = percentile(truth, 99)
         err = (ours["p99"] - true_p99) / true_p99 * 100.0
         late = result.recorder.totals().late_starts
+        lag_p99 = hdr.summarize(result.recorder.start_lag)["p99"]
         print(f"pool {pool:4d}: engine (HDR, from schedule) p50 {ours['p50']:.1f}  p99 {ours['p99']:.1f} ms "
               f"({err:+.2f} % vs truth)  p99.9 {ours['p999']:.1f} | Locust's own p50 {locust.p50_ms:.0f}  "
-              f"p99 {locust.p99_ms:.0f} ms | late starts {late} of {len(events)}")
+              f"p99 {locust.p99_ms:.0f} ms | late starts {late} of {len(events)}, start lag p99 {lag_p99:.1f} ms")
 
 
-def bench_raw_locust(seconds: float, users: int) -> float:
+def children_cpu_s() -> float:
+    """CPU seconds of every child process this bench has waited for (the Locust processes it ran)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def bench_raw_locust(seconds: float, users: int) -> tuple[float, float]:
     with StubServer() as server, tempfile.TemporaryDirectory() as tmp:
         locustfile = Path(tmp) / "raw_locustfile.py"
         locustfile.write_text(textwrap.dedent(RAW_LOCUSTFILE))
+        cpu_before = children_cpu_s()
         proc = subprocess.run([sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "-u", str(users),
                                "-r", str(users), "-t", f"{seconds:g}s", "--host", server.url, "--csv",
                                str(Path(tmp) / "raw"), "--only-summary", "--loglevel", "ERROR"],
                               capture_output=True, text=True, cwd=tmp, timeout=seconds + 120)
+        cpu = children_cpu_s() - cpu_before
         stats = (Path(tmp) / "raw_stats.csv").read_text().splitlines()
     header = stats[0].split(",")
     row = next(line.split(",") for line in stats[1:] if "GET /fast" in line)
     count = int(row[header.index("Request Count")])
     rps = count / seconds
-    print(f"raw Locust FastHttpUser, closed loop, {users} users, 1 process, no recording: {rps:,.0f} req/s "
-          f"({count} requests in {seconds:g} s){'' if proc.returncode == 0 else ' exit ' + str(proc.returncode)}")
-    return rps
+    cpu_us = cpu / count * 1e6
+    print(f"raw Locust FastHttpUser, closed loop, {users} users, 1 process, no recording: {rps:,.0f} req/s wall "
+          f"({count} requests in {seconds:g} s); CPU {cpu_us:.0f} us/request -> {1e6 / cpu_us:,.0f} req/s per "
+          f"core{'' if proc.returncode == 0 else ' exit ' + str(proc.returncode)}")
+    return rps, cpu_us
 
 
 def run_fast(rate: float, seconds: float, pool: int) -> dict[str, float]:
     events = [ScheduledEvent(i / rate, "fast", i, 0) for i in range(int(rate * seconds))]
     with StubServer() as server, tempfile.TemporaryDirectory() as out:
         started = time.perf_counter()
+        cpu_before = children_cpu_s()
         result = run_open_model(server.url, events, STUB_BUILDERS, pool_size=pool, window_s=5.0, out_dir=Path(out),
                                 print_progress_lines=False, request_timeout_s=10.0)
         wall = time.perf_counter() - started
+        cpu = children_cpu_s() - cpu_before  # the driver process, start-up included (Locust import ~1 s)
     totals = result.recorder.totals()
     lag = hdr.summarize(result.recorder.start_lag)
     span_done = result.info.duration_s
     return {"requests": totals.requests, "late": totals.late_starts, "errors": totals.errors,
             "throughput": totals.requests / span_done, "lag_p99": lag["p99"] or 0.0, "wall": wall,
+            "cpu_us": cpu / max(1, totals.requests) * 1e6,
             "p99": hdr.summarize(result.recorder.all_endpoints_latency())["p99"] or 0.0}
 
 
 def bench_speed(seconds: float) -> None:
     print(f"\n== speed: fast endpoint, one Locust process, {seconds:g} s per run ==")
-    raw = bench_raw_locust(seconds, 50)
+    print("(wall rates depend on what else runs on the 2 cores; CPU per request is the contention-free figure)")
+    raw_rps, raw_cpu_us = bench_raw_locust(seconds, 50)
     # saturation: a schedule far faster than the process can go makes the engine fire back to back
     saturated = run_fast(20_000, seconds, 50)
-    print(f"this engine, recording on, saturated (schedule 20,000/s, 50 slots): {saturated['throughput']:,.0f} req/s "
-          f"-> recording + open-model overhead {100.0 * (1 - saturated['throughput'] / raw):.1f} % vs raw")
+    print(f"this engine, recording on, saturated (schedule 20,000/s, 50 slots): {saturated['throughput']:,.0f} "
+          f"req/s wall; CPU {saturated['cpu_us']:.0f} us/request -> {1e6 / saturated['cpu_us']:,.0f} req/s per core")
+    print(f"overhead vs raw Locust: wall throughput {100.0 * (1 - saturated['throughput'] / raw_rps):+.1f} %, "
+          f"CPU per request {100.0 * (saturated['cpu_us'] / raw_cpu_us - 1):+.1f} %")
     for rate in (1000, 2000, 3000):
         r = run_fast(rate, seconds, 200)
         print(f"open model at {rate:5d}/s: achieved {r['throughput']:,.0f} req/s, late starts "
               f"{100.0 * r['late'] / max(1, r['requests']):.2f} %, start lag p99 {r['lag_p99']:.1f} ms, "
-              f"latency p99 {r['p99']:.1f} ms, errors {r['errors']}")
+              f"latency p99 {r['p99']:.1f} ms, errors {r['errors']}, CPU {r['cpu_us']:.0f} us/request")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="shorter runs (noisier figures)")
     parser.add_argument("--only", choices=("accuracy", "speed"))
+    parser.add_argument("--rate", type=float, default=200.0, help="accuracy run's arrival rate (default 200/s)")
     args = parser.parse_args()
     load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     print(f"machine: {re.sub(r'.*load', 'load', load)}")
     if args.only in (None, "accuracy"):
-        bench_accuracy(30.0 if args.quick else 60.0, 200.0)
+        bench_accuracy(30.0 if args.quick else 60.0, args.rate)
     if args.only in (None, "speed"):
         bench_speed(10.0 if args.quick else 20.0)
     return 0

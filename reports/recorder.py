@@ -167,6 +167,7 @@ class LatencyRecorder:
         self.errors_by_kind: Counter[str] = Counter()
         self.scheduled = 0
         self.skipped = 0  # events whose request builder returned None
+        self.not_started = 0  # events still waiting to start when the run was cut at its drain deadline
 
     # -- recording -------------------------------------------------------------------------------------------
     def window_index(self, at_s: float) -> int:
@@ -243,6 +244,7 @@ class LatencyRecorder:
         self.errors_by_kind.update(other.errors_by_kind)
         self.scheduled += other.scheduled
         self.skipped += other.skipped
+        self.not_started += other.not_started
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -250,6 +252,7 @@ class LatencyRecorder:
             "late_threshold_s": self.late_threshold_s,
             "scheduled": self.scheduled,
             "skipped": self.skipped,
+            "not_started": self.not_started,
             "endpoints": {name: rec.to_wire() for name, rec in self.endpoints.items()},
             "named": {name: hdr.encode(h) for name, h in self.named.items()},
             "windows": {str(index): window.to_wire() for index, window in self.windows.items()},
@@ -262,6 +265,7 @@ class LatencyRecorder:
         recorder = cls(float(data["window_s"]), float(data["late_threshold_s"]))
         recorder.scheduled = int(data["scheduled"])
         recorder.skipped = int(data["skipped"])
+        recorder.not_started = int(data.get("not_started", 0))
         recorder.endpoints = {name: EndpointRecording.from_wire(rec) for name, rec in data["endpoints"].items()}
         recorder.named = {name: hdr.decode(text) for name, text in data["named"].items()}
         recorder.windows = {int(k): WindowRecording.from_wire(w) for k, w in data["windows"].items()}

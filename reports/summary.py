@@ -129,6 +129,7 @@ def build_summary(result: RunResult, gate_report: GateReport | None,
             "notes": list(info.notes),
             "scheduled": recorder.scheduled,
             "skipped": recorder.skipped,
+            "not_started": recorder.not_started,
             **_achieved_vs_target(recorder, info.schedule_span_s),
         },
         "totals": {

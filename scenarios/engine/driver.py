@@ -171,6 +171,7 @@ def run_local(config: DriverConfig, info: ScheduleInfo, builders: dict[str, Any]
     process.close_feed()
     drained = wait_until(process.is_done, max(0.0, info.span_s - clock.now_s()) + config.effective_drain_timeout_s)
     duration = clock.now_s()
+    process.count_not_started()
     progress.kill()
     printer.update("local", process_counters(process))
     emit(PROGRESS_PREFIX, printer.snapshot().to_wire())

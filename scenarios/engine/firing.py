@@ -67,6 +67,7 @@ class LoadProcess:
         self.taken = 0
         self.in_flight = 0  # sent, not answered yet (plus follow-ups running)
         self.held = 0  # taken by a user, not finished (waiting for its time, or in flight)
+        self.fired = 0  # reached their start
         self.feed_closed = False
         self.last_at_s = 0.0
         self.errors = 0
@@ -100,6 +101,11 @@ class LoadProcess:
     def is_done(self) -> bool:
         return self.feed_closed and self.taken == self.fed and self.held == 0 and self.in_flight == 0
 
+    def count_not_started(self) -> int:
+        """At the drain deadline: events that never reached their start (kept in the recording, not hidden)."""
+        self.recorder.not_started = self.fed - self.fired
+        return self.recorder.not_started
+
     def progress(self) -> ProgressCounters:
         return ProgressCounters(self.completed + self.in_flight, self.completed, self.late_starts, self.errors,
                                 self.fed, self.in_flight)
@@ -127,6 +133,7 @@ class LoadProcess:
             self.held -= 1  # killed while waiting (Locust stopping the user)
             raise
         self.in_flight += 1
+        self.fired += 1
         event = ScheduledEvent(at_s, self.kinds[kind_id], user_index, payload_bytes)
         try:
             spec = self.builders[event.kind](event)

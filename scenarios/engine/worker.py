@@ -79,6 +79,7 @@ class WorkerSide:
         timeout = max(0.0, process.last_at_s - process.now_s())
         drained = wait_until(process.is_done, timeout + float(self.settings["drain_timeout_s"]))
         duration = process.now_s()
+        process.count_not_started()
         self.runner.send_message(messages.PROGRESS, process_counters(process))
         # Locust's own stats for this worker reach the master before our final message (same socket, FIFO)
         self.runner._send_stats()

@@ -62,3 +62,18 @@ def test_cli_exit_codes_and_json(tmp_path: Path, make_result: Callable[..., RunR
     (tmp_path / "old" / "summary.json").write_text(json.dumps({"schema_version": 999}))
     assert _swsim("report", "compare", str(a), str(tmp_path / "old")).returncode == 2
     assert "exit codes" in _swsim("report", "compare", "--help").stdout
+
+
+def test_report_gates_rejudges_a_run_and_keeps_its_series(tmp_path: Path,
+                                                          make_result: Callable[..., RunResult]) -> None:
+    run_dir = tmp_path / "run"
+    result = make_result(lambda rng, at: rng.uniform(5, 50))
+    write_reports(run_dir, result, evaluate_gates(result), {"queue_depth": [(0, 3), (5, 7)]})
+    strict = _swsim("report", "gates", str(run_dir), "--gate", "api_p99=20")
+    assert strict.returncode == 1, strict.stderr
+    assert "FAIL" in strict.stdout and "api_p99" in strict.stdout
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["gates"]["exit_code"] == 1 and summary["series"]["queue_depth"] == [[0.0, 3.0], [5.0, 7.0]]
+    assert _swsim("report", "gates", str(run_dir)).returncode == 0
+    assert _swsim("report", "gates", str(tmp_path / "nope")).returncode == 2
+    assert _swsim("report", "gates", str(run_dir), "--gate", "bogus=1").returncode == 2
