@@ -332,3 +332,59 @@ def aws_env(moto_url: str, secrets_url: str | None = None) -> dict[str, str]:
 
 def set_env(values: dict[str, str]) -> None:
     os.environ.update(values)
+
+
+def service_env(stack: StackUnderTest, tmp_path: Any) -> dict[str, str]:
+    """The environment a service process needs to join this stack (names, endpoints, tuning file)."""
+    import yaml
+    c = stack.config
+    tuning_file = tmp_path / f"appconfig-{uuid.uuid4().hex[:6]}.yaml"
+    tuning_file.write_text(yaml.safe_dump(dict(c.tuning)))
+    env = dict(os.environ)
+    env.update({"SYNCWELL_TABLE_NAME": c.table_name, "SYNCWELL_HOTPATH_QUEUE": c.hot_queue,
+                "SYNCWELL_HOTPATH_DLQ": c.dlq, "SYNCWELL_COALESCING_QUEUE": c.coalescing_queue,
+                "SYNCWELL_EVENT_BUS": c.event_bus, "SYNCWELL_REDIS_URL": c.redis_url,
+                "SYNCWELL_APPCONFIG_FILE": str(tuning_file), "PYTHONUNBUFFERED": "1"})
+    for provider, url in c.provider_urls.items():
+        env[f"SYNCWELL_PROVIDER_URL_{provider.upper()}"] = url
+    return env
+
+
+class ServiceProcess:
+    """``python -m <module>`` as a real process; waits for its SWSIM-READY line."""
+
+    def __init__(self, module: str, env: dict[str, str], *args: str) -> None:
+        import sys
+        from stack.readiness import parse_ready_line
+        self.proc = subprocess.Popen([sys.executable, "-m", module, *args], env=env, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        self.ready: dict[str, Any] | None = None
+        self.stderr_lines: list[str] = []
+        threading.Thread(target=self._drain_stderr, daemon=True).start()
+        deadline = time.monotonic() + 60
+        assert self.proc.stdout is not None
+        while self.ready is None:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise AssertionError(f"{module} exited before ready: {''.join(self.stderr_lines[-20:])}")
+            self.ready = parse_ready_line(line.strip())
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{module} not ready in 60 s")
+
+    def _drain_stderr(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.stderr_lines.append(line)
+
+    def health(self) -> dict[str, Any]:
+        import httpx
+        assert self.ready is not None
+        return httpx.get(self.ready["url"] + "/health", timeout=5).json()
+
+    def stop(self, kill: bool = False) -> int:
+        if self.proc.poll() is None:
+            if kill:
+                self.proc.kill()
+            else:
+                self.proc.terminate()
+        return self.proc.wait(20)
