@@ -103,7 +103,7 @@ def create_app(config: StackConfig, *, endpoints: Mapping[str, str] | None = Non
     async def health(request: Request) -> Response:
         ctx: ApiContext = request.app.state.ctx
         return OrjsonResponse({"status": "ok", "service": "api",
-                               "rateLimiting": "on" if ctx.limiter.redis_available else "fail-open"})
+                               "rateLimiting": "on" if ctx.limiter.healthy else "fail-open"})
 
     async def openapi_as_json(_: Request) -> Response:
         return Response(openapi_json, media_type="application/json")

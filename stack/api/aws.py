@@ -54,7 +54,9 @@ class AwsClients:
 
         def client(name: str) -> Any:
             extra = {"endpoint_url": endpoints[name]} if name in endpoints else {}
-            return session.client(name, config=botocore_config, **extra)
+            # SigV4 for S3 so presigned export URLs carry X-Amz-Expires (1 h) as on real AWS.
+            merged = botocore_config.merge(Config(signature_version="s3v4")) if name == "s3" else botocore_config
+            return session.client(name, config=merged, **extra)
 
         return cls(dynamodb=client("dynamodb"), sqs=client("sqs"), s3=client("s3"),
                    secrets=client("secretsmanager"),
@@ -81,6 +83,9 @@ class AwsClients:
             raise
         except BotoCoreError as exc:
             raise DependencyUnavailable(service, type(exc).__name__) from exc
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            # botocore could not parse what the endpoint sent back: the dependency misbehaves, not the client.
+            raise DependencyUnavailable(service, f"unreadable response ({type(exc).__name__})") from exc
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)

@@ -81,10 +81,12 @@ class RateLimiter:
         self._bucket = self.redis.register_script(TOKEN_BUCKET_LUA)
         self._window = self.redis.register_script(FIXED_WINDOW_LUA)
         self._skip_until = 0.0
+        self.healthy = True          # outcome of the last Redis call (reported by /health)
         self._warn = RateLimitedLogger(log, 5.0)
 
     @property
     def redis_available(self) -> bool:
+        """False while failing open after an error (Redis is not even tried until ``fail_open_s`` passed)."""
         return time.monotonic() >= self._skip_until
 
     async def check_user(self, user_id: str) -> RateDecision:
@@ -103,8 +105,11 @@ class RateLimiter:
         if not self.redis_available:
             return None
         try:
-            return await script(keys=[key], args=list(args))
+            result = await script(keys=[key], args=list(args))
+            self.healthy = True
+            return result
         except (RedisError, OSError) as exc:
+            self.healthy = False
             self._skip_until = time.monotonic() + self.fail_open_s
             self._warn.warning("redis", "rate limiting disabled: redis unavailable (failing open)",
                                error=type(exc).__name__)

@@ -16,7 +16,7 @@ from stack.api.errors import ApiError, bad_request, not_found
 from stack.api.jobs import JobSpec, accept_job, job_id_for
 from stack.api.logs import log_fields
 from stack.api.validation import (EXPORT_ID_PATTERN, JOB_ID_PATTERN, id_field, idempotency_key, json_object,
-                                  sync_job_request, enum_field)
+                                  settings_object, sync_job_request, enum_field)
 
 log = logging.getLogger("syncwell.api")
 PROVIDER_DISPLAY = {"strava": "Strava", "fitbit": "Fitbit", "garmin": "Garmin Connect"}
@@ -94,10 +94,7 @@ async def put_settings(request: Request) -> Response:
     ctx = ctx_of(request)
     principal = await ctx.principal(request.headers.get("authorization"))
     idempotency_key(request)                     # PUT is naturally idempotent; the key is still required
-    body = await json_object(request, MAX_SETTINGS_BYTES)
-    settings = body.get("settings")
-    if not isinstance(settings, dict):
-        raise bad_request("'settings' must be an object of key-value pairs", "invalid_field")
+    settings = settings_object(await json_object(request, MAX_SETTINGS_BYTES))
     merged = await ctx.store.merge_settings(principal.user_id, settings)
     return JSONResponse({"settings": merged})
 

@@ -77,9 +77,11 @@ class Store:
 
     async def _query_prefix(self, pk: str, sk_prefix: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self.table, "KeyConditionExpression": "PK = :pk AND begins_with(SK, :prefix)",
-            "ExpressionAttributeValues": {":pk": {"S": pk}, ":prefix": {"S": sk_prefix}}}
+        kwargs: dict[str, Any] = {"TableName": self.table, "KeyConditionExpression": "PK = :pk",
+                                  "ExpressionAttributeValues": {":pk": {"S": pk}}}
+        if sk_prefix:
+            kwargs["KeyConditionExpression"] += " AND begins_with(SK, :prefix)"
+            kwargs["ExpressionAttributeValues"][":prefix"] = {"S": sk_prefix}
         while True:
             response = await self.aws.call("dynamodb", self.ddb.query, **kwargs)
             items.extend(from_attrs(item) for item in response.get("Items", []))

@@ -16,6 +16,8 @@ IDEMPOTENCY_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 CONNECTION_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 JOB_ID_PATTERN = re.compile(r"^job_[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 EXPORT_ID_PATTERN = re.compile(r"^export-job-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+SETTING_KEY_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+MAX_SETTINGS_DEPTH = 4
 MAX_HISTORICAL_DAYS = 5 * 366
 DEFAULT_MAX_BODY = 64 * 1024
 
@@ -121,3 +123,30 @@ def sync_job_request(body: Mapping[str, Any]) -> SyncJobRequest:
     if source == destination:
         raise bad_request("'sourceConnectionId' and 'destinationConnectionId' must differ", "invalid_field")
     return SyncJobRequest(source, destination, data_type, mode, priority, date_range)
+
+
+def settings_object(body: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"settings": {...}}``: keys are short identifiers, values JSON up to 4 levels deep."""
+    settings = body.get("settings")
+    if not isinstance(settings, dict):
+        raise bad_request("'settings' must be an object of key-value pairs", "invalid_field")
+    _check_setting_value(settings, "settings", 0)
+    return settings
+
+
+def _check_setting_value(value: Any, where: str, depth: int) -> None:
+    if depth > MAX_SETTINGS_DEPTH:
+        raise bad_request(f"'{where}' is nested too deeply (at most {MAX_SETTINGS_DEPTH} levels)", "invalid_field")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not SETTING_KEY_PATTERN.match(key):
+                raise bad_request(f"'{where}' keys must be 1-64 characters of A-Z a-z 0-9 _ . -", "invalid_field")
+            _check_setting_value(item, f"{where}.{key}", depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_setting_value(item, where, depth + 1)
+    elif isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise bad_request(f"'{where}' holds an invalid string", "invalid_field") from exc

@@ -48,6 +48,11 @@ class ProviderEvent:
     dedupe_identity: str
 
 
+def _same(given: str, expected: str) -> bool:
+    """Constant-time comparison that also accepts non-ASCII input (compare_digest on str does not)."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass"))
+
+
 def _dedupe_id(identity: str) -> str:
     return hashlib.sha256(identity.encode()).hexdigest()
 
@@ -104,7 +109,7 @@ async def strava_validate(request: Request) -> Response:
     secret = await ctx.provider_secret("strava") or {}
     expected = str(secret.get("webhookVerifyToken", ""))
     token = params.get("hub.verify_token", "")
-    if params.get("hub.mode") != "subscribe" or not expected or not hmac.compare_digest(token, expected):
+    if params.get("hub.mode") != "subscribe" or not expected or not _same(token, expected):
         raise ApiError(403, "forbidden", "subscription validation failed")
     return JSONResponse({"hub.challenge": params.get("hub.challenge", "")})
 
@@ -127,7 +132,7 @@ async def fitbit_verify(request: Request) -> Response:
     secret = await ctx.provider_secret("fitbit") or {}
     expected = str(secret.get("subscriberVerificationCode", ""))
     code = request.query_params.get("verify", "")
-    if expected and hmac.compare_digest(code, expected):
+    if expected and _same(code, expected):
         return Response(status_code=204)
     raise not_found("unknown verification code")
 
@@ -142,7 +147,7 @@ async def fitbit_notifications(request: Request) -> Response:
     secret = await ctx.provider_secret("fitbit") or {}
     client_secret = str(secret.get("clientSecret", ""))
     signature = request.headers.get("x-fitbit-signature", "")
-    if not client_secret or not hmac.compare_digest(signature, fitbit_signature(client_secret, raw)):
+    if not client_secret or not _same(signature, fitbit_signature(client_secret, raw)):
         log_fields(log, logging.WARNING, "fitbit notification with a bad signature rejected")
         raise not_found("not found")
     notifications = _parse_json(raw)

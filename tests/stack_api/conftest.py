@@ -7,6 +7,8 @@ from typing import Iterator
 
 import httpx
 import pytest
+import logging
+
 from moto.server import ThreadedMotoServer
 
 from stack.identity import TokenMinter
@@ -14,6 +16,8 @@ from .harness import Backend, Proc, create_aws_resources, start_process, start_r
 
 # Generous limits for the functional API so tests are not throttled by each other; the limit tests start their
 # own API with small numbers.
+logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
 RELAXED = {"api": {"user_rate_per_s": 10000, "user_burst": 10000, "ip_limit": 1000000, "ip_window_s": 300}}
 
 
