@@ -123,7 +123,7 @@ def test_lambda_scaling_stops_at_max_concurrency_and_scales_back_when_idle() -> 
         batch_size=10, providers=UNLIMITED, sample_interval_s=1.0,
     )
     # 500 jobs/s for 60 s against 50 slots * 10 jobs / 2 s per batch = 250 jobs/s, then one job a second.
-    arrivals = np.concatenate([np.linspace(0, 60, 30_000), np.arange(61.0, 400.0)])
+    arrivals = np.concatenate([np.linspace(0, 60, 30_000), np.arange(61.5, 400.0)])  # off the 1 s ticks
     result = simulate(config, arrivals)
     assert result.max_concurrency_limit == 50
     assert result.max_concurrency == 50
