@@ -1,9 +1,9 @@
-"""``swsim capacity``: traffic-model projections, beta-data fitting and synthetic beta files.
+"""swsim capacity: traffic-model projections, beta-data fitting and synthetic beta files.
 
 Subcommands:
   project   capacity figures and the monthly cost table of seed 004 for a traffic model (or all three)
   fit       estimate the traffic model from beta telemetry, place it against the scenarios, cost the deviations
-  beta      beta telemetry tools (``beta generate`` writes a synthetic beta file with known parameters)
+  beta      beta telemetry tools ('beta generate' writes a synthetic beta file with known parameters)
   simulate  the hot-path queueing simulator (wired from sim/queueing/command.py)
 """
 from __future__ import annotations
