@@ -84,6 +84,9 @@ class ProviderState:
     def reset_provider(self) -> None:
         """Clear provider-specific state (subscriptions, uploads...)."""
 
+    def clear_caches(self) -> None:
+        """Drop provider document caches (after the seed or the data settings changed)."""
+
     def new_user_id(self, n: int) -> str:
         return f"user{n}"
 
@@ -160,6 +163,7 @@ class ProviderState:
         self.synth.clear_cache()
         self.heavy.clear()
         self.light.clear()
+        self.clear_caches()
         self.faults.reseed(seed)
 
     def update_config(self, patch: dict) -> dict:
@@ -170,6 +174,7 @@ class ProviderState:
             self.synth.clear_cache()
             self.light.clear()
             self.heavy.clear()
+            self.clear_caches()
             for u in self.users.values():
                 u.next_at = None
         if self.config["heavy_cache_entries"] != before[1]:

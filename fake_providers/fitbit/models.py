@@ -131,7 +131,35 @@ class FitbitState(ProviderState):
                          "averageDailySteps": p.base_steps, "strideLengthRunning": 110.0,
                          "strideLengthWalking": 75.0, "distanceUnit": "METRIC", "weightUnit": "METRIC"}}
 
+    def reset_provider(self) -> None:
+        self._docs: dict[tuple, dict] = {}
+        self._local: dict[int, str] = {}
+
+    def clear_caches(self) -> None:
+        self._docs.clear()
+        self._local.clear()
+
+    def local_start(self, w: Workout) -> str:
+        """The workout's local start "yyyy-MM-ddTHH:mm:ss" (cached: list filters compare it for every item)."""
+        s = self._local.get(w.id)
+        if s is None:
+            s = iso_local(w.start, w.utc_offset)
+            if len(self._local) > 200_000:
+                self._local.clear()
+            self._local[w.id] = s
+        return s
+
     def activity_json(self, w: Workout, base_url: str) -> dict:
+        key = (w.id, w.last_modified, base_url)
+        doc = self._docs.get(key)
+        if doc is None:
+            doc = self._activity_json(w, base_url)
+            if len(self._docs) > 50_000:
+                self._docs.clear()
+            self._docs[key] = doc
+        return doc
+
+    def _activity_json(self, w: Workout, base_url: str) -> dict:
         sport = w.spec
         km = round(w.distance / 1000.0, 5)
         log_type = "manual" if w.manual else ("mobile_run" if sport.key == "run" and w.device == "API" else

@@ -178,7 +178,7 @@ def _paged(request: web.Request, key: str, items_desc_or_asc, local_time, url_pa
 async def activity_list(request: web.Request) -> web.StreamResponse:
     st = _st(request)
     ws = st.workouts(request[USER])
-    page, pag = _paged(request, "activities", ws, lambda w: iso_local(w.start, w.utc_offset),
+    page, pag = _paged(request, "activities", ws, st.local_start,
                        "/1/user/-/activities/list.json")
     return json_response({"activities": [st.activity_json(w, st.base_url) for w in page], "pagination": pag})
 

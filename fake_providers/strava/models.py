@@ -63,6 +63,11 @@ class StravaState(ProviderState):
         from collections import OrderedDict
         self._details: OrderedDict[tuple, bytes] = OrderedDict()
 
+    def clear_caches(self) -> None:
+        self._summaries.clear()
+        self._shapes.clear()
+        self._details.clear()
+
     def new_user_id(self, n: int) -> str:
         return str(10_000_000 + self.stable("athlete", n) % 89_999_999)
 

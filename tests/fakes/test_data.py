@@ -247,3 +247,12 @@ def test_user_disabled_summary_is_412(garmin, http):
     r = http.get(f"{garmin.url}/wellness-api/rest/sleeps", headers=auth(u["access_token"]),
                  params={"uploadStartTimeInSeconds": now - 3600, "uploadEndTimeInSeconds": now})
     assert r.status_code == 412 and "errorMessage" in r.json()
+
+
+def test_reseed_drops_cached_documents(strava, http):
+    strava.control.set_clock(1_790_000_000, frozen=True)
+    u = strava.control.create_user(user_id="777", history_days=20)
+    a = strava_all(http, strava, u["access_token"], per_page=200)
+    strava.control.seed(4321)
+    b = strava_all(http, strava, u["access_token"], per_page=200)
+    assert a != b
