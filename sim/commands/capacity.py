@@ -3,6 +3,7 @@
 Subcommands:
   project   capacity figures and the monthly cost table of seed 004 for a traffic model (or all three)
   fit       estimate the traffic model from beta telemetry, place it against the scenarios, cost the deviations
+  schedule  the arrival-rate profile a load run would replay (per kind, per time bucket), and sample events
   beta      beta telemetry tools ('beta generate' writes a synthetic beta file with known parameters)
   simulate  the hot-path queueing simulator (wired from sim/queueing/command.py)
 """
@@ -58,6 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _register_project(capacity_subparsers)
     _register_fit(capacity_subparsers)
     _register_beta(capacity_subparsers)
+    _register_schedule(capacity_subparsers)
     # >>> queueing simulator wiring (lead): add the one-line call below, e.g.
     #     from sim.queueing.command import register as register_simulate; register_simulate(capacity_subparsers)
     # <<< end of queueing simulator wiring
@@ -280,3 +282,87 @@ def run_beta_generate(args: argparse.Namespace) -> int:
     from sim.beta.commands import run_generate
 
     return run_generate(args)
+
+
+# ----------------------------------------------------------------------------------------------- schedule
+
+
+def _register_schedule(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "schedule",
+        help="arrival rates per kind over time for a replay, and sample arrival events",
+        description="Show what a load run of a traffic model would send: the arrival rate of every kind of "
+        "request per time bucket, following a diurnal profile with the model's peak-to-average ratio, "
+        "and optionally the first arrival events (a seeded non-homogeneous Poisson process).",
+        epilog="examples:\n"
+        "  swsim capacity schedule --dau 1000 --duration 3600          # one day in one hour\n"
+        "  swsim capacity schedule --dau 1000 --compression 1 --duration 600 --offset-hours 20 --events 10\n"
+        "  swsim capacity schedule --model aggressive --dau 500 --duration 1800 --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--model", default="nominal", help=f"one of {', '.join(model_names())}")
+    parser.add_argument("--dau", type=int, required=True, help="simulated daily active users")
+    parser.add_argument("--compression", type=float, help="simulated seconds per wall second (24 = a day per hour)")
+    parser.add_argument("--duration", type=float, help="wall seconds to play (alone: one whole day in that time)")
+    parser.add_argument("--offset-hours", type=float, default=0.0, help="start at this hour of the simulated day")
+    parser.add_argument("--buckets", type=int, default=24, help="diurnal buckets per day (24)")
+    parser.add_argument("--events", type=int, default=0, metavar="N", help="also print the first N arrival events")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the sampled events (0)")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.set_defaults(func=run_schedule)
+
+
+def run_schedule(args: argparse.Namespace) -> int:
+    from itertools import islice
+
+    from sim.schedule import build_rate_profile, generate_arrivals
+
+    if args.events < 0:
+        raise UsageError(f"--events must be >= 0, got {args.events}")
+    profile = build_rate_profile(
+        get_model(args.model),
+        dau=args.dau,
+        compression=args.compression,
+        duration_s=args.duration,
+        day_offset_s=args.offset_hours * 3600.0,
+        buckets_per_day=args.buckets,
+    )
+    events = list(islice(generate_arrivals(profile, seed=args.seed), args.events))
+    if args.json:
+        payload = {
+            "model": profile.model.name,
+            "dau": profile.dau,
+            "compression": profile.compression,
+            "duration_s": profile.duration_s,
+            "peak_to_average": profile.peak_to_average(),
+            "peak_api_rate_per_user": profile.peak_api_rate_per_user(),
+            "kinds": list(profile.kinds),
+            "expected_counts": profile.expected_counts(),
+            "segments": [
+                {"start_s": float(start), "length_s": float(length), "multiplier": float(mult),
+                 "rates_per_s": [float(r) for r in row]}
+                for start, length, mult, row in zip(profile.segment_start_s, profile.segment_length_s,
+                                                    profile.segment_multiplier, profile.rates)
+            ],
+            "events": [
+                {"at_s": e.at_s, "kind": e.kind, "user_index": e.user_index, "payload_bytes": e.payload_bytes}
+                for e in events
+            ],
+        }
+        print(json.dumps(payload, indent=2))
+        return 0
+    print(
+        f"{profile.model.name} at {profile.dau:,} DAU, compression {profile.compression:g} "
+        f"({profile.duration_s:,.0f} s of wall time), peak/avg {profile.peak_to_average():.2f}, "
+        f"peak API rate per user {profile.peak_api_rate_per_user():.3g} req/s"
+    )
+    rows = [["kind", "expected events", "mean rate / s", "peak rate / s"]]
+    total_time = float(profile.segment_length_s.sum())
+    for kind, count in profile.expected_counts().items():
+        rows.append([kind, f"{count:,.0f}", f"{count / total_time:,.3f}", f"{profile.rate_of(kind).max():,.3f}"])
+    print(_align(rows))
+    if events:
+        print()
+        print(_align([["at_s", "kind", "user_index", "payload_bytes"]]
+                     + [[f"{e.at_s:.3f}", e.kind, str(e.user_index), str(e.payload_bytes)] for e in events]))
+    return 0

@@ -66,3 +66,18 @@ def test_project_usage_errors_exit_2(capsys: pytest.CaptureFixture[str], argv: l
     code, _, err = run(capsys, *argv)
     assert code == 2
     assert "error" in err and "Traceback" not in err
+
+
+def test_schedule_json_and_table(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "schedule", "--dau", "1000", "--duration", "3600", "--json", "--events", "3")
+    assert code == 0
+    data = json.loads(out)
+    assert data["compression"] == pytest.approx(24)
+    assert data["peak_to_average"] == pytest.approx(5)
+    assert len(data["segments"]) == 24 and len(data["events"]) == 3
+    api = sum(n for kind, n in data["expected_counts"].items() if kind.split(" ")[0] in ("GET", "POST", "PUT"))
+    assert api == pytest.approx(45_000)
+    code, out, _ = run(capsys, "schedule", "--dau", "100", "--compression", "1", "--duration", "60")
+    assert code == 0 and "GET /v1/connections" in out
+    code, _, err = run(capsys, "schedule", "--dau", "100", "--buckets", "1", "--duration", "60")
+    assert code == 2 and "Traceback" not in err
