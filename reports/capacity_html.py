@@ -5,6 +5,7 @@ One file, no CDN, no JavaScript: tables plus inline SVG charts drawn here (bars,
 from __future__ import annotations
 
 import html
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
@@ -329,6 +330,8 @@ def render_fit_report(report: "FitReport") -> str:
                     p.scenario_values,
                 )
                 for p in report.placements
+                if not any(math.isnan(v) for v in (fit.estimates[p.parameter].value, fit.estimates[p.parameter].low,
+                                                   fit.estimates[p.parameter].high))
             ]
         )
     )

@@ -151,7 +151,7 @@ def fit_telemetry(
     confidence: float = 0.95,
     seed: int = 0,
     heavy_threshold_kb: float | None = None,
-    block: int = 200,
+    block: int | None = None,
 ) -> FitResult:
     """Point estimates plus percentile bootstrap intervals (resampling users with replacement)."""
     if bootstrap < 10:
@@ -167,6 +167,8 @@ def fit_telemetry(
     point = parameters_from_sums(totals.sum(axis=0))
     rng = np.random.Generator(np.random.PCG64(seed))
     n_users = totals.shape[0]
+    # resamples per matrix product: keep the (block x users) weight matrix around 2M cells
+    block = block or max(1, min(200, 2_000_000 // n_users))
     uniform = np.full(n_users, 1.0 / n_users)
     draws: dict[str, list[np.ndarray]] = {name: [] for name in PARAMETER_NAMES}
     done = 0

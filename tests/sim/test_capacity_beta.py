@@ -201,7 +201,10 @@ def test_cli_bad_row_line_number_and_skip_bad(capsys: pytest.CaptureFixture[str]
     bad = _write_lines(tmp_path / "bad.jsonl", [*GOOD, '{"ts":1,"user":"a","kind":"nope"}'])
     code, _, err = run(capsys, "fit", str(bad), "--bootstrap", "20")
     assert code == 2 and "line 5" in err and "--skip-bad" in err
-    code, out, _ = run(capsys, "fit", str(bad), "--bootstrap", "20", "--skip-bad", "--json")
+    html = tmp_path / "fit.html"
+    code, out, _ = run(capsys, "fit", str(bad), "--bootstrap", "20", "--skip-bad", "--json", "--html", str(html))
     assert code == 0
+    assert "nan" not in html.read_text().split("<svg", 1)[1].split("</svg>", 1)[0]
     data = json.loads(out)
+    assert data["fit"]["estimates"]["heavy_payload_kb"]["value"] is None  # no heavy payload in this file
     assert data["skipped_rows"] == 1 and "line 5" in data["bad_rows"][0]
