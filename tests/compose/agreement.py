@@ -259,6 +259,12 @@ class Project:
         return seen
 
     def _imports_of(self, path: Path) -> set[str]:
+        cache: dict[Path, set[str]] = self.__dict__.setdefault("_import_cache", {})
+        if path not in cache:
+            cache[path] = self._parse_imports(path)
+        return cache[path]
+
+    def _parse_imports(self, path: Path) -> set[str]:
         try:
             tree = ast.parse(path.read_text())
         except (OSError, SyntaxError):

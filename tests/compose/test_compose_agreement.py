@@ -5,11 +5,11 @@ are reported as skipped (not silently passed); once they land, the same checks a
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 
@@ -25,7 +25,7 @@ DOCKERFILE = ROOT / "stack" / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 # Commands the compose file runs that other helpers are still writing (subject of their violations).
 PENDING = {"python -m stack.coalescer", "python -m stack.scheduler", "swsim load"}
-HELP_TIMEOUT_S = 60
+HELP_TIMEOUT_S = 120
 
 
 @pytest.fixture(scope="module")
@@ -38,32 +38,23 @@ def services() -> dict[str, Service]:
     return load_compose(COMPOSE_FILE.read_text())
 
 
-def run_help(inv: Invocation, project: Project) -> str | None:
-    """``--help`` of a module or console script (subcommand included), None when it fails to run."""
-    if inv.kind == "module":
-        argv = [sys.executable, "-m", inv.target, "--help"]
-    else:
-        module, _, function = project.scripts[inv.target].partition(":")
-        subcommand = [inv.args[0]] if inv.args and not inv.args[0].startswith("-") else []
-        argv = [sys.executable, "-c", f"import sys; from {module} import {function} as main; "
-                f"sys.argv[0] = {inv.target!r}; sys.exit(main(sys.argv[1:]))", *subcommand, "--help"]
+def fetch_help(commands: list[Invocation], project: Project) -> list[str | None]:
+    """``--help`` of modules and console scripts (subcommand included), None for those that fail to run; all
+    from one helper interpreter (tests/compose/help_dump.py)."""
+    wire = [["module", inv.target, []] if inv.kind == "module" else ["script", project.scripts[inv.target],
+                                                                   list(inv.args[:1])] for inv in commands]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    try:
-        done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=HELP_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        return None
-    return done.stdout if done.returncode == 0 else None
+    done = subprocess.run([sys.executable, str(Path(__file__).with_name("help_dump.py")), json.dumps(wire)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=HELP_TIMEOUT_S)
+    assert done.returncode == 0, f"help_dump.py failed:\n{done.stderr[-2000:]}"
+    return json.loads(done.stdout)
 
 
 @pytest.fixture(scope="module")
 def help_texts(services: dict[str, Service], project: Project) -> dict[Invocation, str | None]:
-    """Every command's --help, fetched in parallel once (each costs an interpreter start and its imports)."""
-    wanted = {Invocation(i.kind, i.target, i.args[:1] if i.kind == "script" else ()): None
-              for s in services.values() if s.builds_project for i in s.invocations()
-              if i.kind == "module" or (i.kind == "script" and i.target in project.scripts)}
-    with ThreadPoolExecutor(4) as pool:
-        texts = list(pool.map(lambda inv: run_help(inv, project), wanted))
-    return dict(zip(wanted, texts))
+    wanted = list({key_of(i): None for s in services.values() if s.builds_project for i in s.invocations()
+                   if i.kind == "module" or (i.kind == "script" and i.target in project.scripts)})
+    return dict(zip(wanted, fetch_help(wanted, project)))
 
 
 def key_of(inv: Invocation) -> Invocation:
