@@ -45,7 +45,7 @@ class AwsClients:
         botocore_config = Config(
             region_name=config.region,
             connect_timeout=float(api.get("aws_connect_timeout_s", 0.5)),
-            read_timeout=float(api.get("aws_read_timeout_s", 2.0)),
+            read_timeout=float(api.get("aws_read_timeout_s", 3.0)),
             retries={"total_max_attempts": int(api.get("aws_max_attempts", 2)), "mode": "standard"},
             max_pool_connections=pool,
         )
@@ -61,7 +61,7 @@ class AwsClients:
         return cls(dynamodb=client("dynamodb"), sqs=client("sqs"), s3=client("s3"),
                    secrets=client("secretsmanager"),
                    executor=ThreadPoolExecutor(max_workers=pool, thread_name_prefix="aws"),
-                   deadline_s=float(api.get("aws_call_deadline_s", 3.0)))
+                   deadline_s=float(api.get("aws_call_deadline_s", 4.0)))
 
     async def call(self, service: str, fn: Callable[..., T], /, **kwargs: Any) -> T:
         """Run one blocking boto3 call in the pool; dependency failures become ``DependencyUnavailable``.

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from botocore.exceptions import ClientError
+from starlette.requests import Request
 
 from stack import schema
 from stack.api.authorizer import Authorizer, Principal
@@ -22,6 +23,10 @@ from stack.config import StackConfig
 log = logging.getLogger("syncwell.api")
 V = TypeVar("V")
 _MISSING = object()
+
+
+def _too_many(retry_after_s: int, scope: str) -> ApiError:
+    return ApiError(429, "rate_limited", f"too many requests for this {scope}", {"Retry-After": str(retry_after_s)})
 
 
 class TtlCache(Generic[V]):
@@ -79,13 +84,20 @@ class ApiContext:
     def tune(self, key: str, default: Any) -> Any:
         return self.config.tuning.get("api", {}).get(key, default)
 
-    async def principal(self, authorization: str | None) -> Principal:
-        """Authenticate, then apply the per-user rate limit (10 req/s, burst 20 [004 §3.1])."""
-        principal = await self.authorizer.authenticate(authorization)
-        decision = await self.limiter.check_user(principal.user_id)
+    async def principal(self, request: Request) -> Principal:
+        """Authenticate, then apply the per-address (WAF, 1,000 / 5 min) and per-user (10 req/s, burst 20
+        [004 §3.1]) limits in one Redis round trip. A refused token still counts against its address."""
+        ip = request.scope.get("state", {}).get("client_ip", "unknown")
+        try:
+            principal = await self.authorizer.authenticate(request.headers.get("authorization"))
+        except ApiError:
+            refused = await self.limiter.check_ip(ip)
+            if not refused.allowed:
+                raise _too_many(refused.retry_after_s, "address") from None
+            raise
+        decision = await self.limiter.check_user_and_ip(principal.user_id, ip)
         if not decision.allowed:
-            raise ApiError(429, "rate_limited", "too many requests for this user",
-                           {"Retry-After": str(decision.retry_after_s)})
+            raise _too_many(decision.retry_after_s, "user or address")
         return principal
 
     async def provider_secret(self, provider: str) -> dict[str, Any] | None:

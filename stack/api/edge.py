@@ -23,6 +23,7 @@ from stack.api.ratelimit import RateLimiter
 log = logging.getLogger("syncwell.api.access")
 CORRELATION_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 UNLIMITED_PATHS = ("/health", "/openapi.json", "/openapi.yaml")
+USER_LIMITED_PREFIX = "/v1/"     # these check the address together with the user (ApiContext.principal)
 Scope = dict[str, Any]
 Message = dict[str, Any]
 ASGIApp = Callable[[Scope, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]], Awaitable[None]]
@@ -82,8 +83,10 @@ class EdgeMiddleware:
         path = scope.get("path", "")
         try:
             limiter = self.limiter_of()
-            if limiter is not None and path not in UNLIMITED_PATHS:
-                decision = await limiter.check_ip(client_ip(scope, self.ip_header))
+            ip = client_ip(scope, self.ip_header)
+            scope.setdefault("state", {})["client_ip"] = ip
+            if limiter is not None and path not in UNLIMITED_PATHS and not path.startswith(USER_LIMITED_PREFIX):
+                decision = await limiter.check_ip(ip)
                 if not decision.allowed:
                     await _send_json(send_with_header, 429, {"error": {
                         "code": "rate_limited", "message": "too many requests from this address",

@@ -40,7 +40,7 @@ def connection_view(item: dict[str, Any]) -> dict[str, Any]:
 
 async def list_connections(request: Request) -> Response:
     ctx = ctx_of(request)
-    principal = await ctx.principal(request.headers.get("authorization"))
+    principal = await ctx.principal(request)
     items = await ctx.store.list_connections(principal.user_id)
     return JSONResponse({"connections": [connection_view(i) for i in items if i.get("status") != "revoked"]})
 
@@ -60,7 +60,7 @@ async def _usable_connections(ctx: ApiContext, user_id: str, *connection_ids: st
 
 async def create_sync_job(request: Request) -> Response:
     ctx = ctx_of(request)
-    principal = await ctx.principal(request.headers.get("authorization"))
+    principal = await ctx.principal(request)
     key = idempotency_key(request)
     job = sync_job_request(await json_object(request))
     await _usable_connections(ctx, principal.user_id, job.source_connection_id, job.destination_connection_id)
@@ -75,7 +75,7 @@ async def create_sync_job(request: Request) -> Response:
 
 async def get_sync_job(request: Request) -> Response:
     ctx = ctx_of(request)
-    principal = await ctx.principal(request.headers.get("authorization"))
+    principal = await ctx.principal(request)
     job_id = request.path_params["jobId"]
     # Someone else's job and a job that does not exist look the same: 404 [IDOR].
     job = await ctx.store.get_job(principal.user_id, job_id) if JOB_ID_PATTERN.match(job_id) else None
@@ -92,7 +92,7 @@ async def get_sync_job(request: Request) -> Response:
 
 async def put_settings(request: Request) -> Response:
     ctx = ctx_of(request)
-    principal = await ctx.principal(request.headers.get("authorization"))
+    principal = await ctx.principal(request)
     idempotency_key(request)                     # PUT is naturally idempotent; the key is still required
     settings = settings_object(await json_object(request, MAX_SETTINGS_BYTES))
     merged = await ctx.store.merge_settings(principal.user_id, settings)
@@ -101,7 +101,7 @@ async def put_settings(request: Request) -> Response:
 
 async def device_upload(request: Request) -> Response:
     ctx = ctx_of(request)
-    principal = await ctx.principal(request.headers.get("authorization"))
+    principal = await ctx.principal(request)
     key = idempotency_key(request)
     body = await json_object(request, MAX_UPLOAD_BYTES)
     data = body.get("data")
@@ -140,7 +140,7 @@ async def _device_destination(ctx: ApiContext, user_id: str, requested: str | No
 
 async def delete_connection(request: Request) -> Response:
     ctx = ctx_of(request)
-    principal = await ctx.principal(request.headers.get("authorization"))
+    principal = await ctx.principal(request)
     idempotency_key(request)
     connection_id = request.path_params["connectionId"]
     connection = await ctx.store.get_connection(principal.user_id, connection_id)
@@ -154,7 +154,7 @@ async def delete_connection(request: Request) -> Response:
 
 async def delete_me(request: Request) -> Response:
     ctx = ctx_of(request)
-    principal = await ctx.principal(request.headers.get("authorization"))
+    principal = await ctx.principal(request)
     idempotency_key(request)
     ctx.spawn(exports.erase_user(ctx, principal.user_id))
     return JSONResponse({"status": "DELETION_SCHEDULED"}, status_code=202)
@@ -162,7 +162,7 @@ async def delete_me(request: Request) -> Response:
 
 async def create_export(request: Request) -> Response:
     ctx = ctx_of(request)
-    principal = await ctx.principal(request.headers.get("authorization"))
+    principal = await ctx.principal(request)
     key = idempotency_key(request)
     job_id, status = await exports.accept_export(ctx, principal.user_id, key, time.time())
     return JSONResponse({"jobId": job_id, "status": status}, status_code=202)
@@ -170,7 +170,7 @@ async def create_export(request: Request) -> Response:
 
 async def get_export(request: Request) -> Response:
     ctx = ctx_of(request)
-    principal = await ctx.principal(request.headers.get("authorization"))
+    principal = await ctx.principal(request)
     job_id = request.path_params["jobId"]
     job = await ctx.store.get_export(principal.user_id, job_id) if EXPORT_ID_PATTERN.match(job_id) else None
     if job is None:
