@@ -34,6 +34,15 @@ class Outcome:
 
     @classmethod
     def from_status(cls, status: int, expected: frozenset[int] | None = None) -> "Outcome":
+        if not expected:
+            cached = _STATUS_OUTCOMES.get(status)
+            if cached is None:
+                cached = _STATUS_OUTCOMES[status] = cls._judge(status, None)
+            return cached
+        return cls._judge(status, expected)
+
+    @classmethod
+    def _judge(cls, status: int, expected: frozenset[int] | None) -> "Outcome":
         if expected and status in expected:
             return cls(status, False, False, None)
         if status >= 500:
@@ -45,6 +54,9 @@ class Outcome:
     @classmethod
     def transport_failure(cls, kind: str) -> "Outcome":
         return cls(0, True, True, kind)
+
+
+_STATUS_OUTCOMES: dict[int, Outcome] = {}  # outcomes are immutable: one per status is enough
 
 
 @dataclass(slots=True)

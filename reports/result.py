@@ -41,6 +41,7 @@ class PartSummary:
     scheduled: int
     late_starts: int
     errors: int
+    cpu_s: float = 0.0  # CPU seconds the process spent from t0 to its end (near duration_s = saturated)
 
 
 @dataclass(slots=True)

@@ -144,7 +144,7 @@ def build_summary(result: RunResult, gate_report: GateReport | None,
         "counters": dict(sorted(result.counters.items())),
         "parts": [
             {"part_id": p.part_id, "requests": p.requests, "scheduled": p.scheduled,
-             "late_starts": p.late_starts, "errors": p.errors}
+             "late_starts": p.late_starts, "errors": p.errors, "cpu_s": p.cpu_s}
             for p in result.parts
         ],
         "windows": _windows_block(result),

@@ -140,9 +140,10 @@ def process_counters(process: LoadProcess) -> dict[str, Any]:
             "latency": hdr.encode(process.progress_latency)}
 
 
-def part_summary(part_id: str, recorder: LatencyRecorder) -> PartSummary:
+def part_summary(part_id: str, recorder: LatencyRecorder, cpu_s: float) -> PartSummary:
     totals = recorder.totals()
-    return PartSummary(part_id, totals.requests, recorder.scheduled, totals.late_starts, totals.errors)
+    return PartSummary(part_id, totals.requests, recorder.scheduled, totals.late_starts, totals.errors,
+                       round(cpu_s, 3))
 
 
 def wait_until(predicate: Callable[[], bool], timeout_s: float, poll_s: float = 0.05) -> bool:
@@ -171,6 +172,7 @@ def run_local(config: DriverConfig, info: ScheduleInfo, builders: dict[str, Any]
     process.close_feed()
     drained = wait_until(process.is_done, max(0.0, info.span_s - clock.now_s()) + config.effective_drain_timeout_s)
     duration = clock.now_s()
+    cpu_s = process.cpu_s()
     process.count_not_started()
     progress.kill()
     printer.update("local", process_counters(process))
@@ -179,7 +181,7 @@ def run_local(config: DriverConfig, info: ScheduleInfo, builders: dict[str, Any]
     result = RunResult(
         info=_run_info(config, info, started_at, duration, drained, workers=0),
         recorder=process.recorder, locust=locust_stats(environment),
-        parts=[part_summary("local", process.recorder)])
+        parts=[part_summary("local", process.recorder, cpu_s)])
     runner.quit()
     return result
 
@@ -317,7 +319,7 @@ class MasterSide:
         for client_id in clients:
             final = self.finals[client_id]
             recorder = LatencyRecorder.from_wire(final["recorder"])
-            parts.append(part_summary(self.part_of_client[client_id], recorder))
+            parts.append(part_summary(self.part_of_client[client_id], recorder, float(final.get("cpu_s", 0.0))))
             merged.merge(recorder)
             drained = drained and bool(final["drained"])
         # give Locust's own stats reports (sent by each worker just before its final message) a moment

@@ -62,6 +62,7 @@ class LoadProcess:
         self.progress_latency = hdr.new_window_histogram()  # all endpoints, cheap p99 for progress lines
         self.feed: Queue = Queue()
         self.t0: float | None = None
+        self.cpu_at_start = 0.0
         self.started_event = Event()
         self.fed = 0
         self.taken = 0
@@ -77,8 +78,13 @@ class LoadProcess:
 
     # -- feeding ---------------------------------------------------------------------------------------------
     def start_clock(self, delay_s: float) -> None:
+        self.cpu_at_start = time.process_time()
         self.t0 = time.perf_counter() + delay_s
         self.started_event.set()
+
+    def cpu_s(self) -> float:
+        """CPU seconds of this process since the start message (how close the generator is to saturation)."""
+        return time.process_time() - self.cpu_at_start
 
     def now_s(self) -> float:
         assert self.t0 is not None

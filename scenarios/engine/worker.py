@@ -79,12 +79,14 @@ class WorkerSide:
         timeout = max(0.0, process.last_at_s - process.now_s())
         drained = wait_until(process.is_done, timeout + float(self.settings["drain_timeout_s"]))
         duration = process.now_s()
+        cpu_s = process.cpu_s()
         process.count_not_started()
         self.runner.send_message(messages.PROGRESS, process_counters(process))
         # Locust's own stats for this worker reach the master before our final message (same socket, FIFO)
         self.runner._send_stats()
         self.runner.send_message(messages.FINAL, {"recorder": process.recorder.to_wire(), "drained": drained,
-                                                  "duration_s": duration, "part_id": process.part_id})
+                                                  "duration_s": duration, "cpu_s": cpu_s,
+                                                  "part_id": process.part_id})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -153,3 +153,19 @@ def test_usage_and_setup_errors(tmp_path: Path) -> None:
     with pytest.raises(SetupError, match="workers connected"):
         run_open_model("http://127.0.0.1:9", events, STUB_BUILDERS, expect_remote_workers=1, out_dir=tmp_path,
                        worker_connect_timeout_s=2.0, print_progress_lines=False)
+
+
+def test_a_run_cut_at_its_drain_deadline_reports_what_never_started(stub_server: Callable[..., str],
+                                                                    tmp_path: Path) -> None:
+    url = stub_server()
+    # one slot x 200 ms = 5 req/s of capacity for 10 req/s over 2 s; half a second of drain allowed
+    events = constant_rate(10, 2, "work", lambda i: 200)
+    result = run_open_model(url, events, STUB_BUILDERS, pool_size=1, window_s=1.0, out_dir=tmp_path,
+                            drain_timeout_s=0.5, print_progress_lines=False)
+    requests = result.recorder.totals().requests
+    assert result.info.drained is False and result.info.notes
+    assert result.recorder.not_started > 0
+    assert requests + result.recorder.not_started + 1 >= len(events)  # at most one abandoned in flight
+    summary = json.loads(write_reports(tmp_path, result, None).summary.read_text())
+    assert summary["run"]["not_started"] == result.recorder.not_started and summary["run"]["drained"] is False
+    assert summary["parts"][0]["cpu_s"] > 0
