@@ -122,6 +122,7 @@ def create_app(config: StackConfig, *, endpoints: Mapping[str, str] | None = Non
     return Starlette(
         routes=routes, lifespan=lifespan,
         middleware=[Middleware(EdgeMiddleware, limiter_of=limiter_of,
-                               ip_header=str(api_tuning.get("client_ip_header", "x-forwarded-for")))],
+                               ip_header=str(api_tuning.get("client_ip_header", "x-forwarded-for")),
+                               exempt_loopback=bool(api_tuning.get("exempt_loopback", True)))],
         exception_handlers={ApiError: api_error, DependencyUnavailable: dependency_error, HTTPException: http_error},
     )

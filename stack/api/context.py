@@ -87,15 +87,16 @@ class ApiContext:
     async def principal(self, request: Request) -> Principal:
         """Authenticate, then apply the per-address (WAF, 1,000 / 5 min) and per-user (10 req/s, burst 20
         [004 §3.1]) limits in one Redis round trip. A refused token still counts against its address."""
-        ip = request.scope.get("state", {}).get("client_ip", "unknown")
+        ip = request.scope.get("state", {}).get("client_ip")
         try:
             principal = await self.authorizer.authenticate(request.headers.get("authorization"))
         except ApiError:
-            refused = await self.limiter.check_ip(ip)
-            if not refused.allowed:
+            refused = await self.limiter.check_ip(ip) if ip else None
+            if refused is not None and not refused.allowed:
                 raise _too_many(refused.retry_after_s, "address") from None
             raise
-        decision = await self.limiter.check_user_and_ip(principal.user_id, ip)
+        decision = (await self.limiter.check_user_and_ip(principal.user_id, ip) if ip
+                    else await self.limiter.check_user(principal.user_id))
         if not decision.allowed:
             raise _too_many(decision.retry_after_s, "user or address")
         return principal

@@ -36,15 +36,26 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-def client_ip(scope: Scope, ip_header: bytes | None) -> str:
-    """The client address as the edge saw it. In production CloudFront/API Gateway put it in X-Forwarded-For;
-    locally the load generator plays the edge and gives each simulated device its own address."""
+LOOPBACK = ("127.", "::1")
+
+
+def client_ip(scope: Scope, ip_header: bytes | None, exempt_loopback: bool = True) -> str | None:
+    """The client address the per-address limit applies to, or None when it does not apply.
+
+    In production CloudFront/API Gateway report the client in X-Forwarded-For; locally the load generator plays
+    the edge and gives each simulated device its own address there. A loopback peer that names no client is the
+    local harness itself (every simulated user at once), not one abusive client: it is exempt unless
+    ``api.exempt_loopback`` is false.
+    """
     if ip_header:
         forwarded = _header(scope, ip_header)
         if forwarded:
             return forwarded.split(",")[0].strip()[:64]
     client = scope.get("client")
-    return client[0] if client else "unknown"
+    peer = client[0] if client else "unknown"
+    if exempt_loopback and peer.startswith(LOOPBACK):
+        return None
+    return peer
 
 
 async def _send_json(send: Callable[[Message], Awaitable[None]], status: int, body: dict[str, Any],
@@ -57,10 +68,12 @@ async def _send_json(send: Callable[[Message], Awaitable[None]], status: int, bo
 
 
 class EdgeMiddleware:
-    def __init__(self, app: ASGIApp, limiter_of: Callable[[], RateLimiter | None], ip_header: str = "") -> None:
+    def __init__(self, app: ASGIApp, limiter_of: Callable[[], RateLimiter | None], ip_header: str = "",
+                 exempt_loopback: bool = True) -> None:
         self.app = app
         self.limiter_of = limiter_of
         self.ip_header = ip_header.lower().encode() if ip_header else None
+        self.exempt_loopback = exempt_loopback
 
     async def __call__(self, scope: Scope, receive: Callable[[], Awaitable[Message]],
                        send: Callable[[Message], Awaitable[None]]) -> None:
@@ -83,9 +96,10 @@ class EdgeMiddleware:
         path = scope.get("path", "")
         try:
             limiter = self.limiter_of()
-            ip = client_ip(scope, self.ip_header)
+            ip = client_ip(scope, self.ip_header, self.exempt_loopback)
             scope.setdefault("state", {})["client_ip"] = ip
-            if limiter is not None and path not in UNLIMITED_PATHS and not path.startswith(USER_LIMITED_PREFIX):
+            if limiter is not None and ip is not None and path not in UNLIMITED_PATHS \
+                    and not path.startswith(USER_LIMITED_PREFIX):
                 decision = await limiter.check_ip(ip)
                 if not decision.allowed:
                     await _send_json(send_with_header, 429, {"error": {

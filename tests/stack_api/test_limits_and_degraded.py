@@ -53,6 +53,13 @@ def test_per_ip_limit_counts_every_request_from_an_address(limited_api, minter, 
     assert health.status_code == 200                         # health checks are never limited
 
 
+def test_loopback_without_forwarded_address_is_exempt_from_the_address_limit(limited_api) -> None:
+    """The local harness (every simulated user behind 127.0.0.1) is not one client; a named client is."""
+    with httpx.Client(base_url=limited_api.url, timeout=10) as http:
+        statuses = {http.get("/v1/connections").status_code for _ in range(35)}
+    assert statuses == {401}
+
+
 @pytest.fixture(scope="module")
 def degraded_api(backend):
     """An API whose Redis and DynamoDB both refuse connections (ports nothing listens on)."""
