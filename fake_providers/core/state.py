@@ -143,6 +143,7 @@ class ProviderState:
         self.heavy = SizedCache(int(self.config["heavy_cache_entries"]))
         self.light.clear()
         self.emitter.reset()
+        self._unwatched_until = 0.0
         self._seq = 0
         self._apply_seed(int(self.config["seed"]))
         self.reset_provider()
@@ -313,10 +314,18 @@ class ProviderState:
     # -- webhooks --------------------------------------------------------------------------------------------
     def scan_new_data(self) -> None:
         now = self.clock.now()
+        if not self.webhook_url():
+            # nobody to tell: data that appears meanwhile is not announced later as a burst
+            self._unwatched_until = now
+            return
         fresh: list[tuple[User, Workout]] = []
+        floor = getattr(self, "_unwatched_until", 0.0)
         for user in list(self.users.values()):
             if user.revoked:
                 continue
+            if user.notified_until < floor:
+                user.notified_until = floor
+                user.next_at = None
             if user.next_at is None:
                 nxt = self.synth.upcoming(user.profile, max(user.notified_until, user.profile.created_at))
                 user.next_at = nxt.available_at if nxt else now + 86400
