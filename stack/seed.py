@@ -93,8 +93,10 @@ def seed_users(config: StackConfig, fake_urls: Mapping[str, str], count: int, en
     plan = [(user_id_for(start_index + i, prefix), SYNC_PAIRS[(start_index + i) % len(SYNC_PAIRS)])
             for i in range(count)]
     needed = {p: sum(1 for _, pair in plan if p in pair[:2]) for p in fake_urls}
-    fake_users = {p: iter(create_fake_users(fake_urls[p], n, f"{p}-{prefix}{seed}-"))
-                  for p, n in needed.items() if n}
+    with ThreadPoolExecutor(len(needed) or 1) as pool:  # the fakes are separate processes: ask them at once
+        futures = {p: pool.submit(create_fake_users, fake_urls[p], n, f"{p}-{prefix}{seed}-")
+                   for p, n in needed.items() if n}
+        fake_users = {p: iter(future.result()) for p, future in futures.items()}
     items: list[dict[str, Any]] = []
     secrets: list[tuple[str, schema.ProviderTokens]] = []
     result = SeedResult()
@@ -117,8 +119,10 @@ def seed_users(config: StackConfig, fake_urls: Mapping[str, str], count: int, en
         items.append(profile_item(user_id, tier))
         items.append(sync_config_item(user_id, tier, pair, next_sync, config.tune("scheduler", "shards")))
         result.users.append(SeededUser(user_id, tier, tuple(connections), (pair,)))
-    store_secrets(secrets, env)
-    write_items(config.table_name, items, env)
+    with ThreadPoolExecutor(2) as pool:  # Secrets Manager and DynamoDB are separate moto processes
+        stored = pool.submit(store_secrets, secrets, env)
+        written = pool.submit(write_items, config.table_name, items, env)
+        stored.result(), written.result()
     result.seconds = time.monotonic() - started
     return result
 

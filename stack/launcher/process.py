@@ -11,7 +11,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from stack.readiness import parse_ready_line
 
@@ -43,12 +43,15 @@ def _die_with_parent() -> None:
 
 class ManagedProcess:
     def __init__(self, name: str, argv: Sequence[str], env: Mapping[str, str], log_dir: Path,
-                 readiness: Readiness | None = None, cwd: str | None = None) -> None:
+                 readiness: Readiness | None = None, cwd: str | None = None,
+                 on_line: Callable[[str], None] | None = None, control_stdin: bool = False) -> None:
         self.name = name
         self.argv = list(argv)
         self.env = dict(env)
         self.cwd = cwd
         self.readiness = readiness or Readiness()
+        self.on_line = on_line
+        self.control_stdin = control_stdin  # a pipe to write commands to (the moto fork server)
         self.stdout_path = log_dir / f"{name}.stdout.log"
         self.stderr_path = log_dir / f"{name}.stderr.log"
         self.ready_info: dict[str, Any] | None = None
@@ -67,7 +70,8 @@ class ManagedProcess:
         self.started_at = time.monotonic()
         stderr = open(self.stderr_path, "ab")
         try:
-            self._proc = subprocess.Popen(self.argv, env=self.env, cwd=self.cwd, stdin=subprocess.DEVNULL,
+            self._proc = subprocess.Popen(self.argv, env=self.env, cwd=self.cwd,
+                                          stdin=subprocess.PIPE if self.control_stdin else subprocess.DEVNULL,
                                           stdout=subprocess.PIPE, stderr=stderr, preexec_fn=_die_with_parent)
         except OSError as exc:
             raise ProcessFailed(f"{self.name}: could not start {self.argv[0]!r}: {exc}") from exc
@@ -143,9 +147,11 @@ class ManagedProcess:
             for raw in self._proc.stdout:
                 log.write(raw)
                 log.flush()
+                line = raw.decode("utf-8", "replace").rstrip("\n")
+                if self.on_line is not None and self._ready.is_set():
+                    self.on_line(line)
                 if self._ready.is_set():
                     continue
-                line = raw.decode("utf-8", "replace").rstrip("\n")
                 info = self._match_ready(line, pattern)
                 if info is not None:
                     self.ready_info = {**self.readiness.info, **info}
@@ -168,3 +174,116 @@ class ManagedProcess:
             return "(no stderr log)"
         tail = text.splitlines()[-lines:]
         return "  stderr tail:\n" + "\n".join("    " + line for line in tail) if tail else "  (stderr empty)"
+
+
+class ForkedProcess:
+    """A moto service forked by the zygote (``stack.launcher.moto_zygote``); same interface as ManagedProcess.
+
+    Readiness and exit codes arrive as lines on the zygote's stdout, dispatched here by :meth:`on_zygote_line`.
+    The child is its own process-group leader, so signals go to its group as for any other child."""
+
+    def __init__(self, name: str, service: str, zygote: ManagedProcess, log_dir: Path) -> None:
+        self.name = name
+        self.service = service
+        self.zygote = zygote
+        self.argv = ["moto-zygote", "spawn", service, "--port", "0"]
+        self.stdout_path = log_dir / f"{name}.stdout.log"
+        self.stderr_path = log_dir / f"{name}.stderr.log"
+        self.ready_info: dict[str, Any] | None = None
+        self.started_at = 0.0
+        self.ready_at = 0.0
+        self.expected_exit = False
+        self._pid: int | None = None
+        self._exit_code: int | None = None
+        self._ready = threading.Event()
+        self._exited = threading.Event()
+
+    def on_zygote_line(self, kind: str, info: dict[str, Any]) -> None:
+        if kind == "ready":
+            self._pid = int(info["pid"])
+            self.ready_info = info
+            self.ready_at = time.monotonic()
+            self._ready.set()
+        elif kind == "exit" and int(info.get("pid", -1)) == self._pid:
+            self._exit_code = int(info["code"])
+            self._exited.set()
+
+    def start(self) -> None:
+        self._ready.clear()
+        self._exited.clear()
+        self._pid, self._exit_code, self.ready_info = None, None, None
+        self.expected_exit = False
+        self.started_at = time.monotonic()
+        port = self.argv[self.argv.index("--port") + 1]
+        stdin = self.zygote._proc.stdin if self.zygote._proc is not None else None
+        if stdin is None or not self.zygote.running:
+            raise ProcessFailed(f"{self.name}: the moto fork server is not running\n{self.zygote.stderr_tail()}")
+        stdin.write(f"spawn {self.service} {port}\n".encode())
+        stdin.flush()
+
+    def wait_ready(self, deadline: float) -> dict[str, Any]:
+        while not self._ready.wait(0.02):
+            if self._exited.is_set():
+                raise ProcessFailed(f"{self.name} exited with code {self._exit_code} before it was ready\n"
+                                    f"{self.stderr_tail()}")
+            if not self.zygote.running:
+                raise ProcessFailed(f"{self.name}: the moto fork server exited\n{self.zygote.stderr_tail()}")
+            if time.monotonic() > deadline:
+                raise ProcessFailed(f"{self.name} did not become ready in time\n{self.stderr_tail()}")
+        return self.ready_info or {}
+
+    @property
+    def pid(self) -> int | None:
+        return self._pid
+
+    def poll(self) -> int | None:
+        if self._exit_code is not None:
+            return self._exit_code
+        if self._pid is None:
+            return None
+        try:
+            os.killpg(self._pid, 0)
+        except ProcessLookupError:
+            return -signal.SIGKILL  # gone without the zygote telling (the zygote itself died)
+        except PermissionError:
+            pass
+        return None
+
+    @property
+    def running(self) -> bool:
+        return self._pid is not None and self.poll() is None
+
+    def send_signal(self, sig: int) -> None:
+        if self._pid is None:
+            return
+        try:
+            os.killpg(self._pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def stop(self, timeout_s: float = 3.0) -> int | None:
+        if self._pid is None:
+            return None
+        self.expected_exit = True
+        if self.poll() is None:
+            self.send_signal(signal.SIGTERM)
+            self._wait_gone(timeout_s)
+        self.send_signal(signal.SIGKILL)
+        self._wait_gone(timeout_s)
+        return self.poll()
+
+    def kill(self) -> int | None:
+        if self._pid is None:
+            return None
+        self.expected_exit = True
+        self.send_signal(signal.SIGKILL)
+        self._wait_gone(5.0)
+        return self.poll()
+
+    def _wait_gone(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while self.poll() is None and time.monotonic() < deadline:
+            self._exited.wait(0.02)
+
+    def stderr_tail(self, lines: int = STDERR_TAIL_LINES) -> str:
+        return ManagedProcess.stderr_tail(self, lines)  # type: ignore[arg-type]

@@ -19,6 +19,7 @@ from stack.launcher.process import Readiness
 Phase = Literal["infra", "app"]
 AWS_SERVICES = ("sqs", "dynamodb", "secretsmanager", "s3", "events")
 FAKE_PROVIDERS = ("strava", "fitbit", "garmin")
+ZYGOTE = "moto-zygote"
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ class LaunchOptions:
     moto_server: Literal["threaded", "gevent"] = "threaded"
     sqs_speedup: bool = True
     worker_concurrency: int | None = None
+    moto_zygote: bool = True             # fork the moto services from one warm process (faster start)
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,8 @@ class ServiceSpec:
     module: str | None = None            # python module run with -m (None: an external program)
     port_flag: str | None = "--port"     # flag whose value is pinned to the bound port on restart
     readiness: Readiness = field(default_factory=Readiness)
+    forked_by: str | None = None         # started by that fork server instead of exec'd
+    control_stdin: bool = False          # the launcher writes commands to its stdin (the fork server)
 
     def available(self) -> bool:
         return self.module is None or module_available(self.module)
@@ -61,7 +65,11 @@ def python_module(module: str, *args: str) -> list[str]:
 
 def infrastructure(options: LaunchOptions) -> list[ServiceSpec]:
     """Everything the services depend on: moto (one process per AWS service), Redis, the fakes, identity."""
-    specs = [moto_spec(service, options) for service in AWS_SERVICES]
+    if options.moto_zygote:
+        specs = [moto_zygote_spec(options)] + [ServiceSpec(f"moto-{service}", "infra", [], forked_by=ZYGOTE)
+                                               for service in AWS_SERVICES]
+    else:
+        specs = [moto_spec(service, options) for service in AWS_SERVICES]
     specs.append(redis_spec(options))
     specs += [fake_spec(provider) for provider in FAKE_PROVIDERS]
     specs.append(ServiceSpec("identity", "infra",
@@ -93,6 +101,14 @@ def fake_spec(provider: str) -> ServiceSpec:
                        python_module("fake_providers", "--provider", provider, "--port", "0",
                                      "--client-id", app["clientId"], "--client-secret", app["clientSecret"]),
                        module="fake_providers")
+
+
+def moto_zygote_spec(options: LaunchOptions) -> ServiceSpec:
+    args = ["--log-dir", str(options.state_dir / "logs"), "--server", options.moto_server]
+    if not options.sqs_speedup:
+        args.append("--no-sqs-speedup")
+    return ServiceSpec(ZYGOTE, "infra", python_module("stack.launcher.moto_zygote", *args),
+                       module="stack.launcher.moto_zygote", port_flag=None, control_stdin=True)
 
 
 def moto_spec(service: str, options: LaunchOptions) -> ServiceSpec:

@@ -23,7 +23,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Literal, Mapping
+from typing import Any, Callable, Iterable, Iterator, Literal, Mapping
 
 import httpx
 import yaml
@@ -31,7 +31,9 @@ import yaml
 from stack import aws_clients
 from stack.bootstrap import BootstrapResult, create_resources, local_app_secret
 from stack.config import PROVIDERS, StackConfig
-from stack.launcher.process import ManagedProcess, ProcessFailed
+from stack.launcher.moto_zygote import EXIT_PREFIX
+from stack.launcher.process import ForkedProcess, ManagedProcess, ProcessFailed
+from stack.readiness import READY_PREFIX
 from stack.launcher.services import AWS_SERVICES, LaunchOptions, ServiceSpec, application, infrastructure
 from stack.seed import SeedResult, SeededUser, seed_users
 
@@ -82,7 +84,7 @@ class Stack:
         self.extra_env = dict(extra_env or {})
         self.extra_services = list(extra_services or [])
         self._owns_state_dir = owns_state_dir
-        self.processes: dict[str, ManagedProcess] = {}
+        self.processes: dict[str, ManagedProcess | ForkedProcess] = {}
         self.specs: dict[str, ServiceSpec] = {}
         self.endpoints: dict[str, str] = {}
         self.ready_info: dict[str, dict[str, Any]] = {}
@@ -101,7 +103,7 @@ class Stack:
               appconfig: Mapping[str, Any] | None = None, services: set[str] | None = None,
               redis: Literal["auto", "real", "fake"] = "auto",
               moto_server: Literal["threaded", "gevent"] = "threaded", sqs_speedup: bool = True,
-              worker_concurrency: int | None = None, deadline_s: float = 60.0,
+              worker_concurrency: int | None = None, deadline_s: float = 60.0, moto_zygote: bool = True,
               extra_env: Mapping[str, str] | None = None,
               extra_services: list[ServiceSpec] | None = None) -> "Stack":
         """Bring the stack up and return it running; raises :class:`StackStartError` (everything stopped).
@@ -115,7 +117,8 @@ class Stack:
         root = Path(tempfile.mkdtemp(prefix="swsim-stack-")) if owns else Path(state_dir)  # type: ignore[arg-type]
         (root / "logs").mkdir(parents=True, exist_ok=True)
         options = LaunchOptions(state_dir=root, keys_dir=root / "keys", redis=redis, moto_server=moto_server,
-                                sqs_speedup=sqs_speedup, worker_concurrency=worker_concurrency)
+                                sqs_speedup=sqs_speedup, worker_concurrency=worker_concurrency,
+                                moto_zygote=moto_zygote)
         stack = cls(options, users, seed, appconfig, owns, deadline_s, services, extra_env, extra_services)
         atexit.register(stack.stop)
         try:
@@ -137,7 +140,7 @@ class Stack:
     def _bring_up(self) -> None:
         started = time.monotonic()
         self._write_appconfig()
-        infra = [s for s in infrastructure(self.options) + self._extra("infra") if self._wanted(s)]
+        infra = self._select(infrastructure(self.options) + self._extra("infra"))
         warm = threading.Thread(target=aws_clients.prewarm, name="boto3-prewarm", daemon=True)
         warm.start()  # boto3 loads its models while the emulators start
         self._start_and_wait(infra)
@@ -158,7 +161,7 @@ class Stack:
             if has_aws and self.user_count > 0 and all(f"fake-{p}" in self.endpoints for p in PROVIDERS):
                 seeding = pool.submit(seed_users, config, {p: self.fake_url(p) for p in PROVIDERS},
                                       self.user_count, self.aws_env, self.seed)
-            apps = [s for s in application(self.options) + self._extra("app") if self._wanted(s)]
+            apps = self._select(application(self.options) + self._extra("app"))
             self._start_and_wait(apps)
             self.timings.app_s = time.monotonic() - t0
             if seeding is not None:
@@ -174,6 +177,12 @@ class Stack:
     def _extra(self, phase: str) -> list[ServiceSpec]:
         return [spec for spec in self.extra_services if spec.phase == phase]
 
+    def _select(self, specs: list[ServiceSpec]) -> list[ServiceSpec]:
+        """The wanted specs, plus the fork server of any wanted forked process."""
+        wanted = [spec for spec in specs if self._wanted(spec)]
+        servers = {spec.forked_by for spec in wanted if spec.forked_by}
+        return [spec for spec in specs if spec in wanted or (spec.name in servers and spec.available())]
+
     def _wanted(self, spec: ServiceSpec) -> bool:
         if self.only_services is not None and spec.name not in self.only_services:
             return False
@@ -182,17 +191,41 @@ class Stack:
     def _start_and_wait(self, specs: list[ServiceSpec]) -> None:
         env = self.service_env()
         for spec in specs:
+            if spec.forked_by:
+                continue
             process = ManagedProcess(spec.name, spec.argv, {**env, **self._env_for(spec)}, self.log_dir,
-                                     spec.readiness, cwd=str(REPO_ROOT))
+                                     spec.readiness, cwd=str(REPO_ROOT), control_stdin=spec.control_stdin,
+                                     on_line=self._on_fork_server_line if spec.control_stdin else None)
             self.specs[spec.name] = spec
             self.processes[spec.name] = process
             process.start()
         deadline = time.monotonic() + self.deadline_s
+        self._fork(spec for spec in specs if spec.forked_by)
         for spec in specs:
             process = self.processes[spec.name]
             info = process.wait_ready(deadline)
             self._record_ready(spec.name, info)
             self.timings.per_process_s[spec.name] = round(process.ready_at - process.started_at, 3)
+
+    def _fork(self, specs: Iterable[ServiceSpec]) -> None:
+        """Ask the fork server(s) for their processes, once each server is ready."""
+        deadline = time.monotonic() + self.deadline_s
+        for spec in specs:
+            server = self.processes[str(spec.forked_by)]
+            assert isinstance(server, ManagedProcess)
+            server.wait_ready(deadline)
+            process = ForkedProcess(spec.name, spec.name.removeprefix("moto-"), server, self.log_dir)
+            self.specs[spec.name] = spec
+            self.processes[spec.name] = process
+            process.start()
+
+    def _on_fork_server_line(self, line: str) -> None:
+        for prefix, kind in ((READY_PREFIX, "ready"), (EXIT_PREFIX, "exit")):
+            if line.startswith(prefix):
+                info = json.loads(line[len(prefix):])
+                process = self.processes.get(str(info.get("service")))
+                if isinstance(process, ForkedProcess):
+                    process.on_zygote_line(kind, info)
 
     def _record_ready(self, name: str, info: dict[str, Any]) -> None:
         self.ready_info[name] = info
@@ -289,7 +322,7 @@ class Stack:
     def state_file(self) -> Path:
         return self.state_dir / STATE_FILE_NAME
 
-    def process(self, name: str) -> ManagedProcess:
+    def process(self, name: str) -> ManagedProcess | ForkedProcess:
         try:
             return self.processes[name]
         except KeyError:
@@ -353,8 +386,9 @@ class Stack:
             return
         self._stopped.set()
         apps = [p for n, p in self.processes.items() if self.specs[n].phase == "app"]
-        infra = [p for n, p in self.processes.items() if self.specs[n].phase != "app"]
-        for group in (apps, infra):
+        forked = [p for n, p in self.processes.items() if self.specs[n].phase != "app" and self.specs[n].forked_by]
+        infra = [p for n, p in self.processes.items() if self.specs[n].phase != "app" and not self.specs[n].forked_by]
+        for group in (apps, forked, infra):
             threads = [threading.Thread(target=p.stop, daemon=True) for p in group]
             for thread in threads:
                 thread.start()
