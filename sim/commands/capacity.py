@@ -17,6 +17,7 @@ from typing import Any, Sequence
 from sim.capacity import CapacityProjection, project
 from sim.cost import CATEGORY_LABELS, CostBreakdown, monthly_cost, projection_record
 from sim.errors import UsageError
+from sim.queueing.command import register as register_simulate
 from sim.models import (
     PARAMETER_NAMES,
     TrafficModel,
@@ -60,9 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _register_fit(capacity_subparsers)
     _register_beta(capacity_subparsers)
     _register_schedule(capacity_subparsers)
-    # >>> queueing simulator wiring (lead): add the one-line call below, e.g.
-    #     from sim.queueing.command import register as register_simulate; register_simulate(capacity_subparsers)
-    # <<< end of queueing simulator wiring
+    register_simulate(capacity_subparsers)
 
 
 def _print_help(parser: argparse.ArgumentParser) -> int:
