@@ -408,7 +408,7 @@ def _check_invocation(svc: Service, inv: Invocation, project: Project, help_text
         return _check_code(svc, inv.target, project)
     text = help_text(inv)
     if text is None:
-        return [Violation("entry-point", svc.name, f"`{subject}` does not run (its --help fails)", subject)]
+        return [Violation("entry-point", svc.name, f"`{subject}` does not run (its --help fails, with the image's files)", subject)]
     return [Violation("flag", svc.name, f"`{subject}` has no option {flag} (not in its --help)", subject)
             for flag, _ in flag_pairs(inv.args) if flag not in ("--help",) and not _mentions_flag(text, flag)]
 
@@ -720,3 +720,31 @@ def _check_layer_order(steps: Sequence[DockerStep], copies: Sequence[tuple[int, 
         return [Violation("image", where, f"only pyproject.toml may be copied before the dependency install; "
                           f"copied {early}", "layers")]
     return []
+
+
+def stage_image_files(root: Path, dockerfile: str, dockerignore: str, dest: Path) -> list[Path]:
+    """Copy what the Dockerfile's COPY steps take from the build context (less .dockerignore) under ``dest``, as
+    it lands in the image's WORKDIR, so the commands can be run from exactly those files."""
+    import shutil
+
+    ignore = dockerignore.splitlines()
+    staged: list[Path] = []
+    for step in parse_dockerfile(dockerfile):
+        if step.instruction not in ("COPY", "ADD") or "--from" in step.args:
+            continue
+        words = [w for w in shlex.split(step.args) if not w.startswith("--")]
+        target = dest / words[-1].removeprefix("./")
+        into_dir = words[-1].endswith("/") or words[-1] in (".", "./")
+        for src in (w.rstrip("/").removeprefix("./") for w in words[:-1]):
+            base = root / src
+            if base.is_dir():   # a directory's contents go into the target directory
+                pairs = [(p, target / p.relative_to(base)) for p in sorted(base.rglob("*")) if p.is_file()]
+            else:
+                pairs = [(base, target / base.name if into_dir else target)]
+            for path, out in pairs:
+                if dockerignore_excludes(ignore, path.relative_to(root).as_posix()):
+                    continue
+                out.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, out)
+                staged.append(out)
+    return staged

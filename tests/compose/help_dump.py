@@ -1,7 +1,10 @@
 """Print the ``--help`` of several commands as one JSON object, from ONE interpreter (shared imports make this
 several times cheaper than one process per command).
 
-    python tests/compose/help_dump.py '[["module", "stack.api", []], ["script", "sim.cli:main", ["load"]]]'
+    python tests/compose/help_dump.py '[["module", "stack.api", []], ["script", "sim.cli:main", ["load"]]]' [--isolate]
+
+``--isolate``: import the project only from PYTHONPATH (e.g. a copy of what the Dockerfile puts in the image),
+not from the developer's editable install, so a package the image lacks makes its commands fail here too.
 
 Output: a JSON list, per command its help text, or null when it does not run (import error, non-zero exit).
 Commands importing Locust run first: Locust monkey-patches the interpreter with gevent, which must happen before
@@ -38,8 +41,24 @@ def help_of(kind: str, target: str, args: list[str]) -> str | None:
     return out.getvalue() or None
 
 
+def _is_editable_hook(hook: object) -> bool:
+    """setuptools' editable-install finders and path hooks (classes or functions from ``__editable__`` modules)."""
+    names = (getattr(hook, "__module__", "") or "", getattr(hook, "__name__", "") or "", type(hook).__name__)
+    return any("editable" in name.lower() for name in names)
+
+
+def isolate_from_editable_install() -> None:
+    sys.meta_path[:] = [finder for finder in sys.meta_path if not _is_editable_hook(finder)]
+    sys.path_hooks[:] = [hook for hook in sys.path_hooks if not _is_editable_hook(hook)]
+    sys.path[:] = [entry for entry in sys.path if entry not in ("", ".")]
+    sys.path_importer_cache.clear()
+    importlib.invalidate_caches()
+
+
 def main() -> int:
     commands: list[list[Any]] = json.loads(sys.argv[1])
+    if "--isolate" in sys.argv[2:]:
+        isolate_from_editable_install()
     order = sorted(range(len(commands)), key=lambda i: not commands[i][1].startswith("scenarios."))
     texts: list[str | None] = [None] * len(commands)
     for index in order:

@@ -255,3 +255,14 @@ def test_commands_are_found_inside_shell_scripts_and_interpolation_takes_default
     invocations = parse_invocations(["sh", "-c", "for i in 1; do python -m stack.bootstrap --json; code=$?; done"])
     assert invocations == [Invocation("module", "stack.bootstrap", ("--json",))]
     assert interpolate("${A:-x}:${B-y}:${C}:$$HOME") == "x:y::$HOME"
+
+
+def test_staging_follows_copy_semantics_and_dockerignore(project: Project, tmp_path: Path) -> None:
+    from .agreement import stage_image_files
+
+    dest = tmp_path / "image"
+    stage_image_files(project.root, DOCKERFILE, "**/helpers.py\n", dest)
+    assert (dest / "pyproject.toml").is_file()
+    assert (dest / "app" / "server" / "__main__.py").is_file()        # a directory's contents, into ./app
+    assert (dest / "stack" / "config.py").is_file()
+    assert not (dest / "app" / "helpers.py").exists()                  # excluded by .dockerignore

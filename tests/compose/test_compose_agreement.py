@@ -17,7 +17,7 @@ import pytest
 
 from .agreement import (Invocation, Project, Service, Violation, check_dependencies, check_entry_points,
                         check_environment, check_image, check_issuers, check_ports, check_urls, flag_pairs,
-                        load_compose, parse_dockerfile)
+                        load_compose, parse_dockerfile, stage_image_files)
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -38,23 +38,32 @@ def services() -> dict[str, Service]:
     return load_compose(COMPOSE_FILE.read_text())
 
 
-def fetch_help(commands: list[Invocation], project: Project) -> list[str | None]:
+def fetch_help(commands: list[Invocation], project: Project, image_root: Path) -> list[str | None]:
     """``--help`` of modules and console scripts (subcommand included), None for those that fail to run; all
-    from one helper interpreter (tests/compose/help_dump.py)."""
+    from one helper interpreter (tests/compose/help_dump.py) that imports the project ONLY from ``image_root``."""
     wire = [["module", inv.target, []] if inv.kind == "module" else ["script", project.scripts[inv.target],
                                                                    list(inv.args[:1])] for inv in commands]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, str(Path(__file__).with_name("help_dump.py")), json.dumps(wire)],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=HELP_TIMEOUT_S)
+    env = {**os.environ, "PYTHONPATH": str(image_root), "PYTHONDONTWRITEBYTECODE": "1"}
+    done = subprocess.run([sys.executable, str(Path(__file__).with_name("help_dump.py")), json.dumps(wire),
+                           "--isolate"], cwd=image_root, env=env, capture_output=True, text=True,
+                          timeout=HELP_TIMEOUT_S)
     assert done.returncode == 0, f"help_dump.py failed:\n{done.stderr[-2000:]}"
     return json.loads(done.stdout)
 
 
 @pytest.fixture(scope="module")
-def help_texts(services: dict[str, Service], project: Project) -> dict[Invocation, str | None]:
+def image_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The files the Dockerfile copies into the image (after .dockerignore), laid out as in its WORKDIR."""
+    root = tmp_path_factory.mktemp("image")
+    stage_image_files(ROOT, DOCKERFILE.read_text(), DOCKERIGNORE.read_text(), root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def help_texts(services: dict[str, Service], project: Project, image_root: Path) -> dict[Invocation, str | None]:
     wanted = list({key_of(i): None for s in services.values() if s.builds_project for i in s.invocations()
                    if i.kind == "module" or (i.kind == "script" and i.target in project.scripts)})
-    return dict(zip(wanted, fetch_help(wanted, project)))
+    return dict(zip(wanted, fetch_help(wanted, project, image_root)))
 
 
 def key_of(inv: Invocation) -> Invocation:
@@ -69,7 +78,7 @@ def assert_agree(violations: list[Violation]) -> None:
         pytest.skip("not landed yet: " + "; ".join(map(str, violations)))
 
 
-def test_every_command_is_an_entry_point_with_the_flags_it_is_given(services, project, help_texts) -> None:
+def test_every_command_runs_from_the_image_files_with_the_flags_it_is_given(services, project, help_texts) -> None:
     violations = check_entry_points(services, project, lambda inv: help_texts.get(key_of(inv)))
     assert_agree(violations)
 
