@@ -22,7 +22,7 @@ test: $(STAMP)
 	$(PYTHON) -m pytest -n auto -q
 
 bench: $(STAMP)
-	$(PYTHON) -m bench
+	$(PYTHON) -m bench $(BENCH)
 
 clean:
 	rm -rf .swsim runs out .pytest_cache

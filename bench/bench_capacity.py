@@ -1,7 +1,7 @@
 """Benchmarks of the arrival schedule, the synthetic beta and the fit (prints figures; not collected by pytest).
 
-    python tests/sim/bench_capacity.py            # all
-    python tests/sim/bench_capacity.py coverage   # only the bootstrap interval coverage study
+    python bench/bench_capacity.py            # all
+    python bench/bench_capacity.py coverage   # only the bootstrap interval coverage study
 """
 from __future__ import annotations
 
