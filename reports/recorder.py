@@ -207,8 +207,11 @@ class LatencyRecorder:
         self.skipped += 1
 
     def record_request(
-        self, endpoint: str, scheduled_s: float, started_s: float, finished_s: float, outcome: Outcome
+        self, endpoint: str, scheduled_s: float, started_s: float, finished_s: float, outcome: Outcome,
+        scheduled: bool = True,
     ) -> None:
+        """``scheduled=False`` for follow-up requests (polls): recorded per endpoint, but not counted as starts
+        of the schedule, so the achieved arrival rate compares like with like."""
         lag_s = started_s - scheduled_s
         late = lag_s > self.late_threshold_s
         latency_us = hdr.seconds_to_us(finished_s - scheduled_s)
@@ -222,7 +225,8 @@ class LatencyRecorder:
         per_window = scheduled_window.endpoint(endpoint)
         per_window.latency.record_value(latency_us)
         per_window.counts.count(outcome, late)
-        self.window(self.window_index(started_s)).started += 1
+        if scheduled:
+            self.window(self.window_index(started_s)).started += 1
         self.window(self.window_index(finished_s)).completed += 1
         if outcome.error_kind is not None:
             self.errors_by_kind[outcome.error_kind] += 1

@@ -113,8 +113,7 @@ class LoadProcess:
         return self.recorder.not_started
 
     def progress(self) -> ProgressCounters:
-        return ProgressCounters(self.completed + self.in_flight, self.completed, self.late_starts, self.errors,
-                                self.fed, self.in_flight)
+        return ProgressCounters(self.fired, self.completed, self.late_starts, self.errors, self.fed, self.in_flight)
 
     # -- firing ----------------------------------------------------------------------------------------------
     def next_record(self) -> Record | None:
@@ -155,7 +154,7 @@ class LoadProcess:
             self.in_flight -= 1
             self.held -= 1
 
-    def send(self, client: Any, spec: RequestSpec, scheduled_s: float) -> ResponseInfo:
+    def send(self, client: Any, spec: RequestSpec, scheduled_s: float, scheduled: bool = True) -> ResponseInfo:
         assert self.t0 is not None
         label = spec.label
         headers = dict(spec.headers) if spec.headers else None
@@ -175,7 +174,7 @@ class LoadProcess:
                                       json=spec.json)
             finished = time.perf_counter() - self.t0
             outcome = self._outcome(response, spec)
-        self._count(label, scheduled_s, started, finished, outcome)
+        self._count(label, scheduled_s, started, finished, outcome, scheduled)
         if spec.after is None:
             return ResponseInfo(outcome.status, b"", {}, None)
         body = (response.content or b"") if outcome.status else b""
@@ -189,8 +188,9 @@ class LoadProcess:
             return Outcome.transport_failure(transport_error_kind(getattr(response, "error", None)))
         return Outcome.from_status(status, spec.expected_statuses)
 
-    def _count(self, label: str, scheduled_s: float, started: float, finished: float, outcome: Outcome) -> None:
-        self.recorder.record_request(label, scheduled_s, started, finished, outcome)
+    def _count(self, label: str, scheduled_s: float, started: float, finished: float, outcome: Outcome,
+               scheduled: bool) -> None:
+        self.recorder.record_request(label, scheduled_s, started, finished, outcome, scheduled)
         self.progress_latency.record_value(hdr.seconds_to_us(finished - scheduled_s))
         self.completed += 1
         self.errors += outcome.is_error
@@ -217,7 +217,7 @@ class EngineFollowUp:
         return self._process.now_s() - self.event.at_s
 
     def request(self, spec: RequestSpec) -> ResponseInfo:
-        return self._process.send(self._client, spec, self._process.now_s())
+        return self._process.send(self._client, spec, self._process.now_s(), scheduled=False)
 
     def record_latency(self, histogram: str, latency_s: float) -> None:
         self._process.recorder.record_named(histogram, self.event.at_s, latency_s)
