@@ -152,3 +152,9 @@ def test_gate_flags_parse_and_bad_ones_are_usage_errors(tmp_path: Path) -> None:
         gate_set_from_args(parser.parse_args(["--gate", "nope=1"]))
     with pytest.raises(UsageError):
         gate_set_from_args(parser.parse_args(["--gate-file", str(tmp_path / "missing.yaml")]))
+
+
+def test_the_example_gate_file_loads() -> None:
+    example = Path(__file__).resolve().parents[2] / "reports" / "gates.example.yaml"
+    gates = {g.name: g for g in load_gate_file(example).gates}
+    assert gates["sync_jobs_post_p95"].endpoint == "POST /v1/sync-jobs" and gates["api_p99"].threshold == 500
