@@ -108,6 +108,7 @@ def test_jwt_issuers_are_what_the_identity_container_announces(services) -> None
 
 
 def test_fakes_know_the_app_credentials_bootstrap_stores_and_post_webhooks_to_api_routes(services) -> None:
+    from fake_providers.core.config import COMMON_DEFAULTS
     from stack.bootstrap import local_app_secret
 
     routes = set(re.findall(r"""Route\(\s*["']([^"']+)["']""",
@@ -119,6 +120,10 @@ def test_fakes_know_the_app_credentials_bootstrap_stores_and_post_webhooks_to_ap
         assert (args["--client-id"], args["--client-secret"]) == (secret["clientId"], secret["clientSecret"])
         webhook_path = "/" + args["--webhook-url"].split("://", 1)[1].split("/", 1)[1]
         assert webhook_path in routes, f"fake-{provider} posts webhooks to {webhook_path}, not an API route"
+        extra = json.loads(args.get("--config") or "{}")
+        assert set(extra) <= set(COMMON_DEFAULTS), f"fake-{provider} --config has unknown keys {set(extra) - set(COMMON_DEFAULTS)}"
+        if provider == "fitbit":   # the subscriber verification the API checks (GET /webhooks/fitbit?verify=)
+            assert extra.get("verify_code") == secret["subscriberVerificationCode"]
 
 
 def test_nothing_starts_before_what_it_needs(services, project) -> None:
