@@ -12,6 +12,15 @@ import uvicorn
 from stack.readiness import announce_ready
 
 
+class CleanExitServer(uvicorn.Server):
+    """uvicorn re-raises SIGTERM/SIGINT after its graceful shutdown (exit status 143/130); a service stopped on
+    purpose should exit 0, so the signal is only used to start the shutdown."""
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        super().handle_exit(sig, frame)
+        self._captured_signals.clear()
+
+
 def bind_socket(host: str, port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -29,7 +38,7 @@ def serve(app: Any, *, service: str, host: str, port: int, ready_file: str | Non
     config = uvicorn.Config(app, loop="uvloop", http="httptools", lifespan="on", access_log=False,
                             log_config=None, log_level="warning", timeout_graceful_shutdown=5,
                             backlog=2048)
-    server = uvicorn.Server(config)
+    server = CleanExitServer(config)
 
     async def main() -> None:
         serving = asyncio.create_task(server.serve(sockets=[sock]))

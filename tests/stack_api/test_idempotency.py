@@ -79,6 +79,7 @@ def test_crash_window_retry_resends_a_stranded_job(api, backend, minter, user) -
         retry = httpx.post(f"{second_api.url}/v1/sync-jobs", headers=headers, json=sync_body(connections), timeout=10)
     finally:
         second_api.stop()
+    assert second_api.popen.returncode == 0                  # SIGTERM is a clean, graceful stop
     assert retry.status_code == 202 and retry.json()["jobId"] == job_id
     resent = messages_for(backend, job_id)
     assert len(resent) == 1 and json.loads(resent[0]["Body"])["userId"] == user_id
