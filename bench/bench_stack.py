@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import threading
 import time
@@ -157,15 +158,33 @@ def bench_call_rate(threads: int, seconds: float) -> dict[str, dict[str, float]]
     return figures
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User+system CPU time the given processes have used so far (Linux /proc), a load-independent cost."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks
+
+
 def bench_startup(runs: int, users: int) -> list[float]:
     times = []
     for _ in range(runs):
+        own_before = time.process_time()
         t0 = time.monotonic()
         with Stack.start(users=users) as stack:
             times.append(time.monotonic() - t0)
             t = stack.timings
+            children = cpu_seconds([pid for pid in stack.pids().values() if pid])
+            own = time.process_time() - own_before
             print(f"  ready in {times[-1]:.2f} s (infra {t.infra_s:.2f}, bootstrap {t.bootstrap_s:.2f}, "
-                  f"services {t.app_s:.2f}, seed {t.seed_s:.2f}) processes: {sorted(stack.processes)}", flush=True)
+                  f"services {t.app_s:.2f}, seed {t.seed_s:.2f}); CPU used: children {children:.1f} s + "
+                  f"launcher {own:.1f} s; {len(stack.processes)} processes; load {os.getloadavg()[0]:.1f}",
+                  flush=True)
     return times
 
 

@@ -18,6 +18,36 @@ from stack.readiness import announce_ready
 
 SERVICES = ("sqs", "dynamodb", "secretsmanager", "s3", "events")
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+# Filled by the launcher's fork server before it forks (stack.launcher.zygote): apps built and warmed once.
+PREBUILT_APPS: dict[str, WsgiApp] = {}
+WARM_UP_CALLS: dict[str, tuple[str, dict[str, str], bytes]] = {
+    # service: (method, headers, body) of one harmless read that loads the service's lazy imports
+    "sqs": ("POST", {"X-Amz-Target": "AmazonSQS.ListQueues", "Content-Type": "application/x-amz-json-1.0"}, b"{}"),
+    "dynamodb": ("POST", {"X-Amz-Target": "DynamoDB_20120810.ListTables",
+                          "Content-Type": "application/x-amz-json-1.0"}, b"{}"),
+    "secretsmanager": ("POST", {"X-Amz-Target": "secretsmanager.ListSecrets",
+                                "Content-Type": "application/x-amz-json-1.1"}, b"{}"),
+    "s3": ("GET", {}, b""),
+    "events": ("POST", {"X-Amz-Target": "AWSEvents.ListEventBuses",
+                        "Content-Type": "application/x-amz-json-1.1"}, b"{}"),
+}
+WARM_UP_AUTH = ("AWS4-HMAC-SHA256 Credential=testing/20240101/us-east-1/{service}/aws4_request, "
+                "SignedHeaders=host, Signature=0")
+
+
+def prebuild_all() -> None:
+    """Build and warm every service's app now (in the fork server, before any fork)."""
+    from werkzeug.test import Client
+
+    for service in SERVICES:
+        app = build_app(service)
+        method, headers, body = WARM_UP_CALLS[service]
+        headers = {**headers, "Authorization": WARM_UP_AUTH.format(service=service), "Host": "127.0.0.1"}
+        try:
+            Client(app).open("/", method=method, headers=headers, data=body)
+        except Exception as exc:  # a warm-up is an optimisation only
+            print(f"moto warm-up of {service} failed: {exc!r}", file=sys.stderr, flush=True)
+        PREBUILT_APPS[service] = app
 
 
 def build_app(service: str) -> WsgiApp:
@@ -84,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         from stack.sqs_speedup import install
 
         install()
-    app = build_app(args.service)
+    app = PREBUILT_APPS.get(args.service) or build_app(args.service)
     serve = serve_gevent if args.server == "gevent" else serve_threaded
     serve(app, args.host, args.port, args.service, args.ready_file)
     return 0

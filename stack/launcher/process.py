@@ -3,6 +3,7 @@ files, and stopped (or killed) as a group so nothing it spawned survives it."""
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import re
 import signal
@@ -177,16 +178,20 @@ class ManagedProcess:
 
 
 class ForkedProcess:
-    """A moto service forked by the zygote (``stack.launcher.moto_zygote``); same interface as ManagedProcess.
+    """A process forked by the fork server (``stack.launcher.zygote``); same interface as ManagedProcess.
 
-    Readiness and exit codes arrive as lines on the zygote's stdout, dispatched here by :meth:`on_zygote_line`.
-    The child is its own process-group leader, so signals go to its group as for any other child."""
+    Its pid and exit code arrive as lines on the server's stdout (dispatched to :meth:`on_server_line`); its
+    readiness line is read from its own stdout log file. It leads its own process group, so signals go to the
+    group as for any other child."""
 
-    def __init__(self, name: str, service: str, zygote: ManagedProcess, log_dir: Path) -> None:
+    def __init__(self, name: str, server: ManagedProcess, argv: Sequence[str], env: Mapping[str, str],
+                 log_dir: Path, readiness: Readiness | None = None, cwd: str | None = None) -> None:
         self.name = name
-        self.service = service
-        self.zygote = zygote
-        self.argv = ["moto-zygote", "spawn", service, "--port", "0"]
+        self.server = server
+        self.argv = list(argv)          # [python, -m, module, *args]: what would be exec'd without the server
+        self.env = dict(env)
+        self.cwd = cwd
+        self.readiness = readiness or Readiness()
         self.stdout_path = log_dir / f"{name}.stdout.log"
         self.stderr_path = log_dir / f"{name}.stderr.log"
         self.ready_info: dict[str, Any] | None = None
@@ -195,42 +200,65 @@ class ForkedProcess:
         self.expected_exit = False
         self._pid: int | None = None
         self._exit_code: int | None = None
-        self._ready = threading.Event()
+        self._forked = threading.Event()
         self._exited = threading.Event()
+        self._stdout_offset = 0
 
-    def on_zygote_line(self, kind: str, info: dict[str, Any]) -> None:
-        if kind == "ready":
+    def on_server_line(self, kind: str, info: dict[str, Any]) -> None:
+        if kind == "forked":
             self._pid = int(info["pid"])
-            self.ready_info = info
-            self.ready_at = time.monotonic()
-            self._ready.set()
+            self._forked.set()
         elif kind == "exit" and int(info.get("pid", -1)) == self._pid:
             self._exit_code = int(info["code"])
             self._exited.set()
 
     def start(self) -> None:
-        self._ready.clear()
+        self._forked.clear()
         self._exited.clear()
         self._pid, self._exit_code, self.ready_info = None, None, None
         self.expected_exit = False
         self.started_at = time.monotonic()
-        port = self.argv[self.argv.index("--port") + 1]
-        stdin = self.zygote._proc.stdin if self.zygote._proc is not None else None
-        if stdin is None or not self.zygote.running:
-            raise ProcessFailed(f"{self.name}: the moto fork server is not running\n{self.zygote.stderr_tail()}")
-        stdin.write(f"spawn {self.service} {port}\n".encode())
+        self._stdout_offset = self.stdout_path.stat().st_size if self.stdout_path.exists() else 0
+        stdin = self.server._proc.stdin if self.server._proc is not None else None
+        if stdin is None or not self.server.running:
+            raise ProcessFailed(f"{self.name}: the fork server is not running\n{self.server.stderr_tail()}")
+        command = {"name": self.name, "module": self.argv[2], "args": self.argv[3:], "env": self.env,
+                   "cwd": self.cwd, "stdout": str(self.stdout_path), "stderr": str(self.stderr_path)}
+        stdin.write((json.dumps(command) + "\n").encode())
         stdin.flush()
 
     def wait_ready(self, deadline: float) -> dict[str, Any]:
-        while not self._ready.wait(0.02):
-            if self._exited.is_set():
+        pattern = re.compile(self.readiness.pattern) if self.readiness.pattern else None
+        while self.ready_info is None:
+            info = self._scan_stdout(pattern)
+            if info is not None:
+                self.ready_info = {**self.readiness.info, **info}
+                self.ready_at = time.monotonic()
+                break
+            if self._exited.wait(0.02):
                 raise ProcessFailed(f"{self.name} exited with code {self._exit_code} before it was ready\n"
                                     f"{self.stderr_tail()}")
-            if not self.zygote.running:
-                raise ProcessFailed(f"{self.name}: the moto fork server exited\n{self.zygote.stderr_tail()}")
+            if not self.server.running:
+                raise ProcessFailed(f"{self.name}: the fork server exited\n{self.server.stderr_tail()}")
             if time.monotonic() > deadline:
-                raise ProcessFailed(f"{self.name} did not become ready in time\n{self.stderr_tail()}")
-        return self.ready_info or {}
+                raise ProcessFailed(f"{self.name} did not become ready in time (pid {self._pid})\n"
+                                    f"{self.stderr_tail()}")
+        return self.ready_info
+
+    def _scan_stdout(self, pattern: re.Pattern[str] | None) -> dict[str, Any] | None:
+        try:
+            with open(self.stdout_path, "rb") as handle:
+                handle.seek(self._stdout_offset)
+                data = handle.read()
+        except FileNotFoundError:
+            return None
+        complete = data[:data.rfind(b"\n") + 1]
+        self._stdout_offset += len(complete)
+        for raw in complete.splitlines():
+            info = ManagedProcess._match_ready(raw.decode("utf-8", "replace"), pattern)
+            if info is not None:
+                return info
+        return None
 
     @property
     def pid(self) -> int | None:
@@ -244,7 +272,7 @@ class ForkedProcess:
         try:
             os.killpg(self._pid, 0)
         except ProcessLookupError:
-            return -signal.SIGKILL  # gone without the zygote telling (the zygote itself died)
+            return -signal.SIGKILL  # gone without the server telling (the server itself died)
         except PermissionError:
             pass
         return None
@@ -255,6 +283,8 @@ class ForkedProcess:
 
     def send_signal(self, sig: int) -> None:
         if self._pid is None:
+            self._forked.wait(2.0)
+        if self._pid is None:
             return
         try:
             os.killpg(self._pid, sig)
@@ -262,8 +292,6 @@ class ForkedProcess:
             pass
 
     def stop(self, timeout_s: float = 3.0) -> int | None:
-        if self._pid is None:
-            return None
         self.expected_exit = True
         if self.poll() is None:
             self.send_signal(signal.SIGTERM)
@@ -273,8 +301,6 @@ class ForkedProcess:
         return self.poll()
 
     def kill(self) -> int | None:
-        if self._pid is None:
-            return None
         self.expected_exit = True
         self.send_signal(signal.SIGKILL)
         self._wait_gone(5.0)
@@ -282,7 +308,7 @@ class ForkedProcess:
 
     def _wait_gone(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
-        while self.poll() is None and time.monotonic() < deadline:
+        while self._pid is not None and self.poll() is None and time.monotonic() < deadline:
             self._exited.wait(0.02)
 
     def stderr_tail(self, lines: int = STDERR_TAIL_LINES) -> str:

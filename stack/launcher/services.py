@@ -5,6 +5,7 @@ when its module exists (other helpers land theirs over time), so the launcher wo
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import shutil
 import sys
@@ -19,7 +20,7 @@ from stack.launcher.process import Readiness
 Phase = Literal["infra", "app"]
 AWS_SERVICES = ("sqs", "dynamodb", "secretsmanager", "s3", "events")
 FAKE_PROVIDERS = ("strava", "fitbit", "garmin")
-ZYGOTE = "moto-zygote"
+ZYGOTE = "zygote"
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class LaunchOptions:
     moto_server: Literal["threaded", "gevent"] = "threaded"
     sqs_speedup: bool = True
     worker_concurrency: int | None = None
-    moto_zygote: bool = True             # fork the moto services from one warm process (faster start)
+    zygote: bool = True                  # fork the Python processes from one warm process (faster start)
 
 
 @dataclass(frozen=True)
@@ -65,21 +66,23 @@ def python_module(module: str, *args: str) -> list[str]:
 
 def infrastructure(options: LaunchOptions) -> list[ServiceSpec]:
     """Everything the services depend on: moto (one process per AWS service), Redis, the fakes, identity."""
-    if options.moto_zygote:
-        specs = [moto_zygote_spec(options)] + [ServiceSpec(f"moto-{service}", "infra", [], forked_by=ZYGOTE)
-                                               for service in AWS_SERVICES]
-    else:
-        specs = [moto_spec(service, options) for service in AWS_SERVICES]
+    specs = [moto_spec(service, options) for service in AWS_SERVICES]
     specs.append(redis_spec(options))
     specs += [fake_spec(provider) for provider in FAKE_PROVIDERS]
     specs.append(ServiceSpec("identity", "infra",
                              python_module("stack.identity", "--port", "0", "--keys-dir", str(options.keys_dir)),
                              module="stack.identity"))
+    if options.zygote:
+        return [zygote_spec()] + forked(specs)
     return specs
 
 
 def application(options: LaunchOptions) -> list[ServiceSpec]:
     """The SyncWell services themselves."""
+    return forked(_application(options)) if options.zygote else _application(options)
+
+
+def _application(options: LaunchOptions) -> list[ServiceSpec]:
     worker_args = ["--health-port", "0"]
     if options.worker_concurrency:
         worker_args += ["--concurrency", str(options.worker_concurrency)]
@@ -103,12 +106,14 @@ def fake_spec(provider: str) -> ServiceSpec:
                        module="fake_providers")
 
 
-def moto_zygote_spec(options: LaunchOptions) -> ServiceSpec:
-    args = ["--log-dir", str(options.state_dir / "logs"), "--server", options.moto_server]
-    if not options.sqs_speedup:
-        args.append("--no-sqs-speedup")
-    return ServiceSpec(ZYGOTE, "infra", python_module("stack.launcher.moto_zygote", *args),
-                       module="stack.launcher.moto_zygote", port_flag=None, control_stdin=True)
+def zygote_spec() -> ServiceSpec:
+    return ServiceSpec(ZYGOTE, "infra", python_module("stack.launcher.zygote", "--moto"),
+                       module="stack.launcher.zygote", port_flag=None, control_stdin=True)
+
+
+def forked(specs: list[ServiceSpec]) -> list[ServiceSpec]:
+    """Python processes are forked from the fork server; external programs (redis-server) are exec'd."""
+    return [dataclasses.replace(spec, forked_by=ZYGOTE) if spec.module else spec for spec in specs]
 
 
 def moto_spec(service: str, options: LaunchOptions) -> ServiceSpec:

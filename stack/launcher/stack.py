@@ -31,9 +31,8 @@ import yaml
 from stack import aws_clients
 from stack.bootstrap import BootstrapResult, create_resources, local_app_secret
 from stack.config import PROVIDERS, StackConfig
-from stack.launcher.moto_zygote import EXIT_PREFIX
 from stack.launcher.process import ForkedProcess, ManagedProcess, ProcessFailed
-from stack.readiness import READY_PREFIX
+from stack.launcher.zygote import EXIT_PREFIX, FORKED_PREFIX
 from stack.launcher.services import AWS_SERVICES, LaunchOptions, ServiceSpec, application, infrastructure
 from stack.seed import SeedResult, SeededUser, seed_users
 
@@ -103,7 +102,7 @@ class Stack:
               appconfig: Mapping[str, Any] | None = None, services: set[str] | None = None,
               redis: Literal["auto", "real", "fake"] = "auto",
               moto_server: Literal["threaded", "gevent"] = "threaded", sqs_speedup: bool = True,
-              worker_concurrency: int | None = None, deadline_s: float = 60.0, moto_zygote: bool = True,
+              worker_concurrency: int | None = None, deadline_s: float = 60.0, zygote: bool = True,
               extra_env: Mapping[str, str] | None = None,
               extra_services: list[ServiceSpec] | None = None) -> "Stack":
         """Bring the stack up and return it running; raises :class:`StackStartError` (everything stopped).
@@ -118,7 +117,7 @@ class Stack:
         (root / "logs").mkdir(parents=True, exist_ok=True)
         options = LaunchOptions(state_dir=root, keys_dir=root / "keys", redis=redis, moto_server=moto_server,
                                 sqs_speedup=sqs_speedup, worker_concurrency=worker_concurrency,
-                                moto_zygote=moto_zygote)
+                                zygote=zygote)
         stack = cls(options, users, seed, appconfig, owns, deadline_s, services, extra_env, extra_services)
         atexit.register(stack.stop)
         try:
@@ -211,21 +210,23 @@ class Stack:
         """Ask the fork server(s) for their processes, once each server is ready."""
         deadline = time.monotonic() + self.deadline_s
         for spec in specs:
-            server = self.processes[str(spec.forked_by)]
-            assert isinstance(server, ManagedProcess)
+            server = self.processes.get(str(spec.forked_by))
+            if not isinstance(server, ManagedProcess):
+                raise ProcessFailed(f"{spec.name} needs the fork server {spec.forked_by!r}, which is not running")
             server.wait_ready(deadline)
-            process = ForkedProcess(spec.name, spec.name.removeprefix("moto-"), server, self.log_dir)
+            process = ForkedProcess(spec.name, server, spec.argv, {**self.service_env(), **self._env_for(spec)},
+                                    self.log_dir, spec.readiness, cwd=str(REPO_ROOT))
             self.specs[spec.name] = spec
             self.processes[spec.name] = process
             process.start()
 
     def _on_fork_server_line(self, line: str) -> None:
-        for prefix, kind in ((READY_PREFIX, "ready"), (EXIT_PREFIX, "exit")):
+        for prefix, kind in ((FORKED_PREFIX, "forked"), (EXIT_PREFIX, "exit")):
             if line.startswith(prefix):
                 info = json.loads(line[len(prefix):])
-                process = self.processes.get(str(info.get("service")))
+                process = self.processes.get(str(info.get("name")))
                 if isinstance(process, ForkedProcess):
-                    process.on_zygote_line(kind, info)
+                    process.on_server_line(kind, info)
 
     def _record_ready(self, name: str, info: dict[str, Any]) -> None:
         self.ready_info[name] = info

@@ -40,7 +40,7 @@ def test_stop_leaves_no_process_behind_and_state_file_lists_everything(syncwell_
     stack = syncwell_stack_factory(users=0, services=INFRA)
     state = load_state(stack.state_dir)
     pids = [p["pid"] for p in state["processes"].values()]
-    assert set(state["processes"]) == INFRA | {"moto-zygote"}
+    assert set(state["processes"]) == INFRA | {"zygote"}
     assert state["aws_env"]["AWS_ENDPOINT_URL_SQS"] == stack.endpoints["moto-sqs"]
     assert all(group_alive(pid) for pid in pids)
 
@@ -56,6 +56,16 @@ def test_a_child_crashing_at_start_is_named_with_exit_code_and_stderr(syncwell_s
     message = str(failure.value)
     assert "crasher exited with code 3" in message
     assert "config file /nope is missing" in message
+
+
+def test_a_forked_python_child_failing_at_start_is_named_with_exit_code_and_stderr(syncwell_stack_factory):
+    broken = ServiceSpec("broken", "infra", [sys.executable, "-m", "stack.launcher.moto_service", "--service", "nope"],
+                         module="stack.launcher.moto_service", forked_by="zygote")
+    with pytest.raises(StackStartError) as failure:
+        syncwell_stack_factory(users=0, services={"broken"}, extra_services=[broken], deadline_s=30)
+    message = str(failure.value)
+    assert "broken exited with code 2" in message
+    assert "invalid choice: 'nope'" in message
 
 
 def test_a_child_that_never_gets_ready_is_named_at_the_deadline(syncwell_stack_factory):
