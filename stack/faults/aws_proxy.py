@@ -1,0 +1,307 @@
+"""``python -m stack.faults.aws_proxy --upstream dynamodb=http://127.0.0.1:PORT ...``: the AWS chaos proxy.
+
+One listener per AWS service in front of the emulator (moto's per-service servers, or LocalStack), plus an edge
+listener that routes by the request's SigV4 signing scope (as LocalStack's single port does) and serves the
+control API. LocalStack's Chaos API works on every listener, so experiments written for LocalStack's paid plan
+run here unchanged:
+
+    POST/PATCH/DELETE/GET /_localstack/chaos/faults   [{"region", "service", "operation", "probability",
+                                                        "error": {"statusCode", "code"}}]   (replace/add/remove/list)
+    POST/GET /_localstack/chaos/effects               {"latency": ms}
+Extensions: ``PUT/DELETE /_swsim/outages/{service}`` (the service's listener refuses connections: closed port),
+``GET /_swsim/outages``, ``GET /_swsim/counters`` (calls per service/operation, injected errors, rule stats),
+``POST /_swsim/counters/reset``, ``GET /health``.
+
+Injected errors go out in the service's wire format (see stack.faults.aws_wire), so boto3 retries them and raises
+the real exception class. Each request is forwarded byte for byte over a kept-alive upstream connection.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import socket
+import struct
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from stack.faults.aws_wire import CallInfo, error_response, identify
+from stack.faults.chaos_rules import RuleSet
+from stack.faults.envelope import FaultDefinitionError
+from stack.faults.http_wire import Head, dechunk, read_body, read_head
+from stack.readiness import announce_ready
+
+CONTROL_PREFIXES = ("/_localstack/", "/_swsim/", "/health")
+
+
+@dataclass
+class Upstream:
+    host: str
+    port: int
+
+
+@dataclass
+class ServiceListener:
+    service: str | None                       # None: the edge (routes by signing scope)
+    port: int
+    server: asyncio.AbstractServer | None = None
+    connections: set[asyncio.StreamWriter] = field(default_factory=set)
+
+
+class AwsChaosProxy:
+    def __init__(self, upstreams: dict[str, str], host: str = "127.0.0.1", seed: int = 0) -> None:
+        self.host = host
+        self.upstreams = {s: _upstream(url) for s, url in upstreams.items()}
+        self.rules = RuleSet(seed=seed)
+        self.listeners: dict[str | None, ServiceListener] = {}
+        self.calls: Counter[str] = Counter()
+        self.injected: Counter[str] = Counter()
+        self.outages: set[str] = set()
+
+    # ---- listeners -------------------------------------------------------------------------------------------
+    async def start(self, edge_port: int = 0, ports: dict[str, int] | None = None) -> None:
+        for service in [None, *self.upstreams]:
+            port = edge_port if service is None else (ports or {}).get(service, 0)
+            listener = ServiceListener(service, port)
+            await self._open(listener)
+            self.listeners[service] = listener
+
+    async def _open(self, listener: ServiceListener) -> None:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            listener.connections.add(writer)
+            try:
+                await self._serve(listener, reader, writer)
+            finally:
+                listener.connections.discard(writer)
+
+        listener.server = await asyncio.start_server(handle, self.host, listener.port, reuse_address=True,
+                                                     limit=1 << 20)
+        listener.port = listener.server.sockets[0].getsockname()[1]
+
+    def url(self, service: str | None) -> str:
+        return f"http://{self.host}:{self.listeners[service].port}"
+
+    async def set_outage(self, service: str, down: bool) -> None:
+        """Close the service's port (connection refused) and drop its connections, or open it again."""
+        listener = self.listeners.get(service)
+        if listener is None:
+            raise FaultDefinitionError(f"no listener for service {service!r}; have {sorted(self.upstreams)}")
+        if down and service not in self.outages:
+            self.outages.add(service)
+            assert listener.server is not None
+            listener.server.close()
+            for writer in list(listener.connections):
+                _reset(writer)
+            await listener.server.wait_closed()
+        elif not down and service in self.outages:
+            await self._open(listener)
+            self.outages.discard(service)
+
+    # ---- one client connection -------------------------------------------------------------------------------
+    async def _serve(self, listener: ServiceListener, reader: asyncio.StreamReader,
+                     writer: asyncio.StreamWriter) -> None:
+        upstream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        try:
+            while True:
+                head = await read_head(reader)
+                if head is None:
+                    return
+                method, target = head.first[0], head.first[1]
+                if b"100-continue" in head.headers.get(b"expect", b"").lower():
+                    writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                body, _ = await read_body(reader, head)
+                if target.startswith(CONTROL_PREFIXES) and (listener.service is None or target[1] == "_"):
+                    writer.write(await self._control(method, target, body, head.keep_alive))
+                    await writer.drain()
+                    if not head.keep_alive:
+                        return
+                    continue
+                upstream, keep = await self._proxy(listener, head, body, writer, upstream)
+                if not keep:
+                    return
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
+            _reset(writer)
+        finally:
+            if upstream is not None:
+                upstream[1].close()
+            writer.close()
+
+    async def _proxy(self, listener: ServiceListener, head: Head, body: bytes, writer: asyncio.StreamWriter,
+                     upstream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None
+                     ) -> tuple[tuple[asyncio.StreamReader, asyncio.StreamWriter] | None, bool]:
+        method, target = head.first[0], head.first[1]
+        payload = dechunk(body) if b"chunked" in head.headers.get(b"transfer-encoding", b"") else body
+        call = identify(method, target, head.headers, payload, listener.service)
+        key = f"{call.service}.{call.operation}"
+        self.calls[key] += 1
+        decision = self.rules.decide(call.service, call.operation, call.region)
+        if decision.latency_s > 0:
+            await asyncio.sleep(decision.latency_s)
+        if decision.error is not None:
+            self.injected[key] += 1
+            rule = decision.error
+            assert rule.status is not None and rule.code is not None
+            writer.write(error_response(call, rule.status, rule.code, rule.message, head.keep_alive))
+            await writer.drain()
+            return upstream, head.keep_alive
+        up = self.upstreams.get(call.service or "")
+        if up is None:
+            writer.write(_plain(400, f"no upstream for service {call.service!r}", head.keep_alive))
+            await writer.drain()
+            return upstream, head.keep_alive
+        if upstream is None or upstream[1].is_closing():
+            try:
+                upstream = await asyncio.open_connection(up.host, up.port, limit=1 << 20)
+            except OSError:
+                _reset(writer)  # the emulator is down: the client sees a dropped connection
+                return None, False
+        request_head = _forward_head(head)
+        upstream[1].write(request_head + body)
+        response = await read_head(upstream[0])
+        if response is None:
+            raise ConnectionError("upstream closed without a response")
+        status = int(response.first[1])
+        rbody, closes = await read_body(upstream[0], response, response_to_head=method == "HEAD", status=status)
+        raw = b"\r\n".join([" ".join(response.first).encode("latin-1"), *response.raw_lines]) + b"\r\n\r\n"
+        writer.write(raw + rbody)
+        await writer.drain()
+        if closes or not response.keep_alive:
+            upstream[1].close()
+            upstream = None
+            if closes:
+                return None, False
+        return upstream, head.keep_alive
+
+    # ---- control API -----------------------------------------------------------------------------------------
+    async def _control(self, method: str, target: str, body: bytes, keep_alive: bool) -> bytes:
+        path = target.partition("?")[0].rstrip("/")
+        try:
+            data = json.loads(body) if body.strip() else None
+            result = await self._dispatch(method, path, data)
+        except FaultDefinitionError as exc:
+            return _json(400, {"error": str(exc)}, keep_alive)
+        except json.JSONDecodeError as exc:
+            return _json(400, {"error": f"the body is not JSON: {exc}"}, keep_alive)
+        if result is None:
+            return _json(404, {"error": f"no control endpoint {method} {path}"}, keep_alive)
+        return _json(200, result, keep_alive)
+
+    async def _dispatch(self, method: str, path: str, data: Any) -> Any:
+        if path == "/_localstack/chaos/faults":
+            actions = {"POST": self.rules.replace, "PUT": self.rules.replace, "PATCH": self.rules.extend,
+                       "DELETE": self.rules.remove}
+            if method in actions:
+                actions[method](data if data is not None else [])
+            return self.rules.listing() if method in (*actions, "GET") else None
+        if path == "/_localstack/chaos/effects":
+            if method in ("POST", "PUT"):
+                self.rules.set_effects(data if data is not None else {})
+            return dict(self.rules.effects) if method in ("POST", "PUT", "GET") else None
+        if path.startswith("/_swsim/outages"):
+            service = path.removeprefix("/_swsim/outages").strip("/")
+            if service and method in ("PUT", "POST", "DELETE"):
+                await self.set_outage(service, method != "DELETE")
+            return sorted(self.outages)
+        if path == "/_swsim/counters" and method == "GET":
+            return {"calls": dict(self.calls), "injected": dict(self.injected), "rules": self.rules.stats()}
+        if path == "/_swsim/counters/reset" and method == "POST":
+            self.calls.clear()
+            self.injected.clear()
+            return {"reset": True}
+        if path == "/health":
+            return {"status": "ok", "listeners": {s or "edge": self.url(s) for s in self.listeners}}
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        return {"listeners": {s: self.url(s) for s in self.upstreams}, "edge": self.url(None)}
+
+
+def _forward_head(head: Head) -> bytes:
+    """The request head as received, minus ``Expect`` (the proxy already answered 100 Continue)."""
+    lines = [line for line in head.raw_lines if not line.lower().startswith(b"expect:")] \
+        if b"expect" in head.headers else head.raw_lines
+    return b"\r\n".join([" ".join(head.first).encode("latin-1"), *lines]) + b"\r\n\r\n"
+
+
+def _reset(writer: asyncio.StreamWriter) -> None:
+    """Close with a TCP RST (SO_LINGER 0), as a crashed or unreachable endpoint looks to the client."""
+    sock = writer.get_extra_info("socket")
+    try:
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    except OSError:
+        pass
+    writer.transport.abort()
+
+
+def _json(status: int, payload: Any, keep_alive: bool) -> bytes:
+    body = json.dumps(payload).encode()
+    reason = {200: "OK", 400: "Bad Request", 404: "Not Found"}.get(status, "OK")
+    return (f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            f"Connection: {'keep-alive' if keep_alive else 'close'}\r\n\r\n").encode() + body
+
+
+def _plain(status: int, text: str, keep_alive: bool) -> bytes:
+    return _json(status, {"error": text}, keep_alive)
+
+
+def _upstream(url: str) -> Upstream:
+    parts = urlsplit(url)
+    if not parts.hostname or not parts.port:
+        raise ValueError(f"upstream URL needs a host and a port: {url!r}")
+    return Upstream(parts.hostname, parts.port)
+
+
+def _parse_upstreams(values: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for value in values:
+        service, sep, url = value.partition("=")
+        if not sep or not url:
+            raise SystemExit(f"--upstream takes SERVICE=URL, got {value!r}")
+        out[service] = url
+    return out
+
+
+def install_event_loop_policy() -> None:
+    try:
+        import uvloop
+    except ImportError:
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+async def _main(args: argparse.Namespace) -> None:
+    proxy = AwsChaosProxy(_parse_upstreams(args.upstream), args.host, args.seed)
+    ports = {s: int(p) for s, _, p in (v.partition("=") for v in args.listen)} if args.listen else None
+    await proxy.start(args.port, ports)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    announce_ready("aws-chaos", proxy.url(None), args.ready_file, **proxy.describe())
+    await stop.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m stack.faults.aws_proxy", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--upstream", action="append", default=[], metavar="SERVICE=URL",
+                        help="an AWS service and its emulator endpoint (repeat per service)")
+    parser.add_argument("--listen", action="append", default=[], metavar="SERVICE=PORT",
+                        help="pin a service's listener port (default: any free port)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="edge/control listener port (0 = any free port)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of rules that give none")
+    parser.add_argument("--ready-file", default=None)
+    args = parser.parse_args(argv)
+    install_event_loop_policy()
+    asyncio.run(_main(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
