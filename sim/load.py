@@ -42,7 +42,10 @@ class LoadOptions:
     stack_state: Path | None = None    # a stack started by ``swsim up`` (its state dir or state.json)
     context_file: Path | None = None   # users and tokens for a remote target
     users: int = 100                   # users the embedded stack seeds
-    workers: int = 0                   # Locust worker processes (0: one local process)
+    workers: int = 0                   # Locust worker processes started here (0: one local process)
+    expect_workers: int = 0            # Locust workers started elsewhere that connect to this master
+    master_bind: str = "127.0.0.1"     # where the master listens for those workers
+    master_port: int = 0
     pool_size: int = 400
     window_s: float = 10.0
     gate_file: Path | None = None
@@ -244,8 +247,11 @@ def run_load(options: LoadOptions) -> LoadOutcome:
             if target.aws_env else None
         from scenarios.engine import OpenModelRun
 
-        run = OpenModelRun(target.api_url, events, BUILDERS, workers=options.workers, pool_size=options.pool_size,
+        run = OpenModelRun(target.api_url, events, BUILDERS, workers=options.workers,
+                           expect_remote_workers=options.expect_workers, master_bind_host=options.master_bind,
+                           master_port=options.master_port, pool_size=options.pool_size,
                            window_s=options.window_s, out_dir=options.out_dir)
+        run.events.ready.add_listener(_announce_master)
         try:
             result = run.run()
             series: dict[str, list[tuple[float, float]]] = {}
@@ -265,6 +271,13 @@ def run_load(options: LoadOptions) -> LoadOutcome:
     report = evaluate_gates(result, gate_set)
     paths = write_reports(options.out_dir, result, report, series)
     return LoadOutcome(result, report, paths, series)
+
+
+def _announce_master(info: Mapping[str, Any]) -> None:
+    if info.get("master_port"):
+        print(f"Locust master listening on port {info['master_port']} (workers: python -m scenarios.engine.worker "
+              f"--master-host HOST --master-port {info['master_port']}; see scenarios/engine/DISTRIBUTED.md)",
+              file=sys.stderr, flush=True)
 
 
 def gate_table(report: GateReport) -> str:

@@ -44,6 +44,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--stack-state", type=Path, help="state dir or state.json of a stack started by 'swsim up'")
     parser.add_argument("--users", type=_positive_int, default=100, help="users the embedded stack seeds (default 100)")
     parser.add_argument("--workers", type=int, default=0, help="Locust worker processes (0: a single process)")
+    parser.add_argument("--expect-workers", type=int, default=0, metavar="N",
+                        help="also wait for N Locust workers started on other machines (see scenarios/engine/DISTRIBUTED.md)")
+    parser.add_argument("--master-bind", default="127.0.0.1",
+                        help="address the Locust master listens on for remote workers (default 127.0.0.1)")
+    parser.add_argument("--master-port", type=int, default=0, help="port of the Locust master (default: any free)")
     parser.add_argument("--pool-size", type=_positive_int, default=400, help="concurrent requests allowed (default 400)")
     parser.add_argument("--window", type=_positive_float, default=10.0, help="gate/histogram window in s (default 10)")
     parser.add_argument("--gates", type=Path, help="YAML gate file (overrides the defaults)")
@@ -58,13 +63,15 @@ def run(args: argparse.Namespace) -> int:
     from sim.errors import UsageError
     from sim.load import LoadOptions, gate_table, run_load
 
-    if args.workers < 0:
-        raise UsageError("--workers must be >= 0")
+    if args.workers < 0 or args.expect_workers < 0:
+        raise UsageError("--workers and --expect-workers must be >= 0")
     if args.target and args.stack_state:
         raise UsageError("--target and --stack-state are alternatives; give one")
     options = LoadOptions(model=args.model, dau=args.dau, compress=args.compress, duration_s=args.duration,
                           seed=args.seed, out_dir=args.out, target=args.target, context_file=args.context,
                           stack_state=args.stack_state, users=args.users, workers=args.workers,
+                          expect_workers=args.expect_workers, master_bind=args.master_bind,
+                          master_port=args.master_port,
                           pool_size=args.pool_size, window_s=args.window, gate_file=args.gates,
                           gate_overrides=args.gate, drain_timeout_s=args.drain_timeout)
     outcome = run_load(options)
