@@ -10,7 +10,10 @@ or in one call ``run_open_model(...)``. See scenarios/engine/README.md.
 """
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -52,7 +55,9 @@ class EventHook:
 
 @dataclass(slots=True)
 class RunEvents:
-    """``ready(info: dict)``: the master listens (``info["master_port"]``), for workers started by hand.
+    """Listeners run on the thread that reads the driver's output (not the caller's thread).
+
+    ``ready(info: dict)``: the master listens (``info["master_port"]``), for workers started by hand.
     ``schedule_written(info: ScheduleInfo)``; ``progress(snapshot: ProgressSnapshot)``;
     ``finished(result: RunResult)``."""
 
@@ -135,15 +140,18 @@ class OpenModelRun:
 
     def _run_driver(self) -> int:
         with open(self.out_dir / DRIVER_LOG_FILE, "wb") as log_file:
+            # its own process group: the driver and the workers it starts are stopped together
             proc = subprocess.Popen([sys.executable, "-m", "scenarios.engine.driver", "--config",
                                      str(self.out_dir / DRIVER_CONFIG_FILE)],
-                                    stdout=subprocess.PIPE, stderr=log_file, text=True, bufsize=1)
+                                    stdout=subprocess.PIPE, stderr=log_file, text=True, bufsize=1,
+                                    start_new_session=True)
             reader = threading.Thread(target=self._read_driver_output, args=(proc,), daemon=True)
             reader.start()
             try:
                 code = proc.wait()
-            except KeyboardInterrupt:
-                proc.terminate()
+            except BaseException:  # KeyboardInterrupt, or the caller's own timeout
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
                 proc.wait(timeout=10)
                 raise
             reader.join(timeout=5)

@@ -19,7 +19,7 @@ from typing import Any, Callable, Mapping, Protocol
 from scenarios.engine.schedule_file import ScheduledEvent
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ResponseInfo:
     status: int  # 0 when no answer
     body: bytes
@@ -51,8 +51,10 @@ class FollowUp(Protocol):
         """Run ``function`` in its own greenlet so a long poll does not hold a pool slot."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RequestSpec:
+    """One request to send. Treat as immutable (not frozen: built per request on the hot path)."""
+
     method: str
     path: str  # relative to the target URL, e.g. "/v1/sync-jobs"
     name: str | None = None  # endpoint label for stats and gates; default "METHOD path"

@@ -26,9 +26,10 @@ class EventLike(Protocol):
     payload_bytes: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ScheduledEvent:
-    """What a request builder receives: one scheduled arrival."""
+    """What a request builder receives: one scheduled arrival. Treat as immutable (not frozen: one is built
+    per request, and frozen dataclasses cost several times more to construct)."""
 
     at_s: float
     kind: str
