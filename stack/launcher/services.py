@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import json
 import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Any, Callable, Literal, Mapping
 
 from stack.bootstrap import local_app_secret
 from stack.launcher.ports import free_port
@@ -32,6 +33,10 @@ class LaunchOptions:
     sqs_speedup: bool = True
     worker_concurrency: int | None = None
     zygote: bool = True                  # fork the Python processes from one warm process (faster start)
+    fake_config: Mapping[str, Any] | None = None  # startup config of the fakes (as PUT /_fake/config)
+    workers: int = 1                     # worker processes: "worker" (1) or "worker-1".."worker-N" (chaos: AZs)
+    fault_proxies: bool = True           # AWS chaos proxy and Redis fault proxy in front of moto and Redis
+    dns_names: bool = True               # services reach the fakes by host name through the DNS hook
 
 
 @dataclass(frozen=True)
@@ -68,18 +73,18 @@ def infrastructure(options: LaunchOptions) -> list[ServiceSpec]:
     """Everything the services depend on: moto (one process per AWS service), Redis, the fakes, identity."""
     specs = [moto_spec(service, options) for service in AWS_SERVICES]
     specs.append(redis_spec(options))
-    specs += [fake_spec(provider) for provider in FAKE_PROVIDERS]
+    specs += [fake_spec(provider, options.fake_config) for provider in FAKE_PROVIDERS]
     specs.append(ServiceSpec("identity", "infra",
                              python_module("stack.identity", "--port", "0", "--keys-dir", str(options.keys_dir)),
                              module="stack.identity"))
     if options.zygote:
-        return [zygote_spec()] + forked(specs)
+        return [zygote_spec()] + forked(specs, options)
     return specs
 
 
 def application(options: LaunchOptions) -> list[ServiceSpec]:
     """The SyncWell services themselves."""
-    return forked(_application(options)) if options.zygote else _application(options)
+    return forked(_application(options), options) if options.zygote else _application(options)
 
 
 def _application(options: LaunchOptions) -> list[ServiceSpec]:
@@ -88,8 +93,7 @@ def _application(options: LaunchOptions) -> list[ServiceSpec]:
         worker_args += ["--concurrency", str(options.worker_concurrency)]
     return [
         ServiceSpec("api", "app", python_module("stack.api", "--port", "0"), module="stack.api"),
-        ServiceSpec("worker", "app", python_module("stack.worker", *worker_args), module="stack.worker",
-                    port_flag="--health-port"),
+        *worker_specs(options.workers, worker_args),
         ServiceSpec("coalescer", "app", python_module("stack.coalescer", "--health-port", "0"),
                     module="stack.coalescer", port_flag="--health-port"),
         ServiceSpec("scheduler", "app", python_module("stack.scheduler", "--health-port", "0"),
@@ -97,13 +101,23 @@ def _application(options: LaunchOptions) -> list[ServiceSpec]:
     ]
 
 
-def fake_spec(provider: str) -> ServiceSpec:
+def worker_specs(count: int, worker_args: list[str]) -> list[ServiceSpec]:
+    """One worker is "worker"; several are "worker-1".."worker-N", each with its own backoff-jitter seed."""
+    if count <= 1:
+        return [ServiceSpec("worker", "app", python_module("stack.worker", *worker_args), module="stack.worker",
+                            port_flag="--health-port")]
+    return [ServiceSpec(f"worker-{i}", "app", python_module("stack.worker", *worker_args, "--seed", str(i)),
+                        module="stack.worker", port_flag="--health-port") for i in range(1, count + 1)]
+
+
+def fake_spec(provider: str, config: Mapping[str, Any] | None = None) -> ServiceSpec:
     """A fake provider that accepts exactly the OAuth app the bootstrap stores in Secrets Manager."""
     app = local_app_secret(provider)
-    return ServiceSpec(f"fake-{provider}", "infra",
-                       python_module("fake_providers", "--provider", provider, "--port", "0",
-                                     "--client-id", app["clientId"], "--client-secret", app["clientSecret"]),
-                       module="fake_providers")
+    args = ["--provider", provider, "--port", "0", "--client-id", app["clientId"],
+            "--client-secret", app["clientSecret"]]
+    if config:
+        args += ["--config", json.dumps(dict(config))]
+    return ServiceSpec(f"fake-{provider}", "infra", python_module("fake_providers", *args), module="fake_providers")
 
 
 def zygote_spec() -> ServiceSpec:
@@ -111,9 +125,13 @@ def zygote_spec() -> ServiceSpec:
                        module="stack.launcher.zygote", port_flag=None, control_stdin=True)
 
 
-def forked(specs: list[ServiceSpec]) -> list[ServiceSpec]:
-    """Python processes are forked from the fork server; external programs (redis-server) are exec'd."""
-    return [dataclasses.replace(spec, forked_by=ZYGOTE) if spec.module else spec for spec in specs]
+def forked(specs: list[ServiceSpec], options: LaunchOptions | None = None) -> list[ServiceSpec]:
+    """Python processes are forked from the fork server; external programs (redis-server) are exec'd, and so
+    is moto under gevent (its monkey-patching must precede every import, which a fork server cannot offer)."""
+    def exec_it(spec: ServiceSpec) -> bool:
+        return not spec.module or (options is not None and options.moto_server == "gevent"
+                                   and spec.name.startswith("moto-"))
+    return [spec if exec_it(spec) else dataclasses.replace(spec, forked_by=ZYGOTE) for spec in specs]
 
 
 def moto_spec(service: str, options: LaunchOptions) -> ServiceSpec:
