@@ -149,7 +149,7 @@ def bench_call_rate(threads: int, seconds: float) -> dict[str, dict[str, float]]
     figures: dict[str, dict[str, float]] = {}
     for server in ("threaded", "gevent"):
         with Stack.start(users=0, services={"moto-sqs", "moto-dynamodb", "moto-secretsmanager"},
-                         moto_server=server) as stack:
+                         moto_server=server, zygote=False) as stack:
             for name, (url, calls) in service_calls(stack).items():
                 measure_rate(url, calls, 2, 0.5)  # warm up
                 rate = measure_rate(url, calls, threads, seconds)

@@ -26,6 +26,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--jobs", type=int, default=20, metavar="N", help="manual syncs to submit (default 20)")
     parser.add_argument("--timeout", type=float, default=40.0, metavar="S",
                         help="seconds to wait for the jobs to finish (default 40)")
+    parser.add_argument("--history-days", type=int, default=7, metavar="D",
+                        help="days of history each fake user has (default 7: a sync moves about a week of "
+                             "workouts; the fakes' own default is 90)")
     parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
     parser.set_defaults(func=run)
 
@@ -37,7 +40,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--users must be >= 1: the demo syncs seeded users")
     from stack.launcher.driver import run_sync_burst
 
-    stack = start_stack(args)
+    if args.history_days < 1:
+        raise UsageError(f"--history-days must be >= 1, got {args.history_days}")
+    stack = start_stack(args, fake_config={"history_days": args.history_days})
     try:
         if not args.json:
             print(f"stack ready in {stack.timings.total_s:.2f} s ({len(stack.processes)} processes, "

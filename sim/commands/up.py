@@ -79,10 +79,10 @@ def stack_kwargs(args: argparse.Namespace) -> dict[str, Any]:
                 deadline_s=args.deadline)
 
 
-def start_stack(args: argparse.Namespace) -> Any:
+def start_stack(args: argparse.Namespace, **overrides: Any) -> Any:
     from stack.launcher import Stack, StackStartError
 
-    kwargs = stack_kwargs(args)
+    kwargs = {**stack_kwargs(args), **overrides}
     try:
         return Stack.start(**kwargs)
     except StackStartError as exc:

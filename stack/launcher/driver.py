@@ -21,6 +21,7 @@ from stack.seed import SeededUser
 # FAILED is not terminal: the message is retried until SUCCEEDED or, after 5 receives, DEAD_LETTERED.
 TERMINAL = ("SUCCEEDED", "DEAD_LETTERED")
 POLL_INTERVAL_S = 0.1
+RETRIES = 3
 
 
 @dataclass
@@ -72,6 +73,11 @@ async def _one_job(client: httpx.AsyncClient, stack: Stack, user: SeededUser, de
     headers = auth_headers(stack, user.user_id, f"demo-{uuid.uuid4()}")
     started = time.monotonic()
     response = await client.post("/v1/sync-jobs", json=sync_body(user), headers=headers)
+    for _ in range(RETRIES):  # as a mobile client does: 429/503 with Retry-After, same Idempotency-Key
+        if response.status_code not in (429, 503):
+            break
+        await asyncio.sleep(min(5.0, float(response.headers.get("Retry-After", "1"))))
+        response = await client.post("/v1/sync-jobs", json=sync_body(user), headers=headers)
     if response.status_code != 202:
         return JobOutcome(user.user_id, None, f"HTTP {response.status_code}", None, response.status_code)
     job_id = response.json()["jobId"]

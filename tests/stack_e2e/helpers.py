@@ -17,6 +17,9 @@ FAST_APPCONFIG = {
     "coalescer": {"delay_s": 2, "poll_wait_s": 1},
 }
 
+# A week of history per fake user: syncs move a handful of items instead of ~50 (90 days by default).
+QUICK_FAKES = {"history_days": 7}
+
 
 def poll(fetch: Callable[[], Any], until: Callable[[Any], bool], timeout_s: float = 60.0,
          interval_s: float = 0.2) -> Any:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 
-from .helpers import (FAST_APPCONFIG, counter, fake_calls_for, health, job_status, poll, submit_sync,
+from .helpers import (FAST_APPCONFIG, QUICK_FAKES, counter, fake_calls_for, health, job_status, poll, submit_sync,
                       wait_until_terminal)
 
-SYNCWELL_STACK = {"users": 4, "appconfig": FAST_APPCONFIG}
+SYNCWELL_STACK = {"users": 4, "appconfig": FAST_APPCONFIG, "fake_config": QUICK_FAKES}
 REDIS_USER = 1  # garmin -> strava
 
 

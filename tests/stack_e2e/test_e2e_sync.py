@@ -11,9 +11,9 @@ import httpx
 from stack import aws_clients
 from stack.launcher.driver import auth_headers
 
-from .helpers import (FAST_APPCONFIG, counter, fake_writes, poll, submit_sync, wait_until_terminal)
+from .helpers import (FAST_APPCONFIG, QUICK_FAKES, counter, fake_writes, poll, submit_sync, wait_until_terminal)
 
-SYNCWELL_STACK = {"users": 10, "appconfig": FAST_APPCONFIG}
+SYNCWELL_STACK = {"users": 10, "appconfig": FAST_APPCONFIG, "fake_config": QUICK_FAKES}
 # Seeded pairs rotate: user i syncs strava->fitbit (i % 3 == 0), garmin->strava (1), fitbit->strava (2).
 MANUAL_USER, IDEMPOTENT_USER, STORM_USER, REVOKED_USER = 1, 2, 3, 4
 
