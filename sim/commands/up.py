@@ -99,7 +99,11 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, terminate)
     signal.signal(signal.SIGHUP, terminate)
-    stack = start_stack(args)
+    try:
+        stack = start_stack(args)  # a signal during bring-up: Stack.start stops what it started, then re-raises
+    except _Terminate as exc:
+        print(f"swsim up: {exc} during start-up; every process started so far was stopped", file=sys.stderr)
+        return 143
     try:
         print_ready(stack, as_json=args.json)
         for failure in stack.wait():
