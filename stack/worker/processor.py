@@ -40,6 +40,8 @@ from stack.worker.requeue import (THROTTLE_ATTEMPTS_ATTRIBUTE, Backoff, Requeue,
 from stack.worker.sync import ConnectionNeedsReauth, LeaseExpiring, MissingState, SyncEngine, SyncOutcome
 from stack.worker.tokenbucket import NoToken, TokenBuckets
 
+# Deliberate bugs the chaos experiments must catch (tests only): ignore_token_bucket | delete_before_write.
+FAULTY = os.environ.get("SYNCWELL_WORKER_FAULTY", "")
 log = logging.getLogger("syncwell.worker")
 
 
@@ -109,6 +111,8 @@ class BatchProcessor:
 
     # --- the batch ---------------------------------------------------------------------------------------
     def process(self, messages: list[dict[str, Any]]) -> list[JobResult]:
+        if FAULTY == "delete_before_write":  # a deliberately broken worker for the chaos harness's tests
+            self._requeuer.delete([(m["MessageId"], m["ReceiptHandle"]) for m in messages])
         jobs = [parse_message(m) for m in messages]
         self._counters.add("received", len(jobs))
         results: list[JobResult] = []

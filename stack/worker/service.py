@@ -17,7 +17,7 @@ from stack.config import StackConfig
 from stack.providers import make_clients
 from stack.worker.credentials import CredentialStore
 from stack.worker.health import Counters, HealthServer
-from stack.worker.processor import BatchProcessor, ProcessorSettings
+from stack.worker.processor import FAULTY, BatchProcessor, ProcessorSettings
 from stack.worker.requeue import Backoff, Requeuer
 from stack.worker.sync import SyncEngine
 from stack.worker.tokenbucket import BucketSpec, TokenBuckets
@@ -73,7 +73,9 @@ class WorkerService:
         specs = {p: BucketSpec(float(v["rate_per_s"]), float(v["burst"]))
                  for p, v in config.tuning.get("token_buckets", {}).items()}
         self.buckets = TokenBuckets(config.redis_url, specs)
-        self.providers = make_clients(config.provider_urls, self.buckets.take, pool_size=pool,
+        # SYNCWELL_WORKER_FAULTY=ignore_token_bucket: a deliberately broken worker for the chaos harness's tests.
+        take = (lambda *_a, **_k: None) if FAULTY == "ignore_token_bucket" else self.buckets.take
+        self.providers = make_clients(config.provider_urls, take, pool_size=pool,
                                       on_call=lambda _p: self.counters.add("third_party_calls"))
         self.credentials = CredentialStore(self.secrets, self.providers, max_entries=settings.cache_size,
                                            ttl_s=settings.cache_ttl_s,
