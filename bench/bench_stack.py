@@ -8,7 +8,7 @@
 sqs-depth: a queue is filled to each depth with SendMessageBatch, then ReceiveMessage(10) (visibility 600 s, so
 the backlog stays) is timed 20 times over HTTP; the target is p50 at 10,000 <= 2 x p50 at 10. Stock moto is
 measured up to --stock-max-depth (default 3,000: filling it deeper takes minutes since every send scans too).
-call-rate: N client threads send pre-built requests over keep-alive connections (httpx, so the client's own
+call-rate: 1 and N client threads send pre-built requests over keep-alive connections (httpx, so the client's own
 cost stays small) for a few seconds: SQS SendMessage, DynamoDB PutItem+GetItem, Secrets Manager GetSecretValue.
 """
 from __future__ import annotations
@@ -152,9 +152,10 @@ def bench_call_rate(threads: int, seconds: float) -> dict[str, dict[str, float]]
                          moto_server=server, zygote=False) as stack:
             for name, (url, calls) in service_calls(stack).items():
                 measure_rate(url, calls, 2, 0.5)  # warm up
-                rate = measure_rate(url, calls, threads, seconds)
-                figures.setdefault(name, {})[server] = rate
-                print(f"  {server:8s} {name:32s} {rate:7.0f} calls/s ({threads} client threads)", flush=True)
+                for clients in sorted({1, threads}):
+                    rate = measure_rate(url, calls, clients, seconds)
+                    figures.setdefault(name, {})[f"{server}/{clients}"] = rate
+                    print(f"  {server:8s} {name:32s} {rate:7.0f} calls/s ({clients} client threads)", flush=True)
     return figures
 
 
@@ -200,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("which", nargs="*", choices=[*BENCHES, []], default=list(BENCHES))
     parser.add_argument("--stock-max-depth", type=int, default=3_000)
-    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=4, help="concurrent clients (also measured with 1)")
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--users", type=int, default=100)
