@@ -106,12 +106,14 @@ def run_swsim(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[st
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--users", "-1"], "--users must be >= 0"),
-    (["--coalescing-delay", "901"], "between 0 and 900"),
-    (["--redis", "memcached"], "invalid choice"),
+    (["up", "--users", "-1"], "--users must be >= 0"),
+    (["up", "--coalescing-delay", "901"], "between 0 and 900"),
+    (["up", "--redis", "memcached"], "invalid choice"),
+    (["demo", "--jobs", "0"], "--jobs must be >= 1"),
+    (["demo", "--users", "0"], "--users must be >= 1"),
 ])
 def test_bad_flags_exit_2_with_a_clear_message(args, message):
-    done = run_swsim("up", *args)
+    done = run_swsim(*args)
     assert done.returncode == 2
     assert message in done.stderr
     assert "Traceback" not in done.stderr
