@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from stack.faults.dns import DnsControl, provider_host
+from stack.launcher.ports import free_port
 from stack.launcher.services import ServiceSpec, python_module
 
 AWS_PROXY = "aws-chaos"
@@ -27,15 +28,17 @@ def proxy_specs(endpoints: Mapping[str, str], seed: int) -> list[ServiceSpec]:
     upstreams = [f"{name.removeprefix('moto-')}={url}" for name, url in sorted(endpoints.items())
                  if name.startswith("moto-")]
     if upstreams:
+        # Listener ports chosen now, so a restarted proxy comes back where the services' environment points.
         args = ["--port", "0", "--seed", str(seed)]
         for upstream in upstreams:
-            args += ["--upstream", upstream]
+            args += ["--upstream", upstream, "--listen", f"{upstream.partition('=')[0]}={free_port()}"]
         specs.append(ServiceSpec(AWS_PROXY, "infra", python_module("stack.faults.aws_proxy", *args),
                                  module="stack.faults.aws_proxy"))
     if "redis" in endpoints:
         specs.append(ServiceSpec(REDIS_PROXY, "infra",
                                  python_module("stack.faults.redis_proxy", "--upstream", endpoints["redis"],
-                                               "--port", "0", "--seed", str(seed)),
+                                               "--port", "0", "--control-port", str(free_port()),
+                                               "--seed", str(seed)),
                                  module="stack.faults.redis_proxy"))
     return specs
 

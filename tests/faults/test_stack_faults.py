@@ -146,3 +146,13 @@ def test_fault_context_from_the_state_file_signals_by_pid(stack: Stack) -> None:
 def test_a_fault_needing_a_missing_layer_says_so() -> None:
     with pytest.raises(FaultUnsupported, match="no AWS chaos proxy"):
         build_fault({"name": "x", "type": "aws_error"}).apply(FaultContext())
+
+
+def test_a_restarted_proxy_comes_back_on_the_ports_the_services_use(stack: Stack) -> None:
+    before = stack.ready_info["aws-chaos"]["listeners"]
+    stack.restart_process("aws-chaos")
+    stack.restart_process("redis-proxy")
+    assert stack.ready_info["aws-chaos"]["listeners"] == before
+    assert redis.Redis.from_url(stack.service_env()["SYNCWELL_REDIS_URL"]).ping()
+    poll(lambda: AwsChaosClient(str(stack.aws_chaos_url)).counters()["calls"],
+         lambda c: c.get("sqs.ReceiveMessage", 0) > 0)
