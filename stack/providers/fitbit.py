@@ -94,12 +94,12 @@ class FitbitClient(HttpProvider):
     def write(self, token: str, payload: ItemPayload, external_id: str) -> None:
         meta = payload.meta
         local = datetime.fromtimestamp(meta.start, tz=timezone.utc) + timedelta(seconds=meta.utc_offset_s)
-        form = {"activityTypeId": _TYPE_IDS.get(meta.kind, 90009), "startTime": local.strftime("%H:%M"),
+        form = {"activityId": _TYPE_IDS.get(meta.kind, 90009), "startTime": local.strftime("%H:%M"),
                 "durationMillis": meta.duration_s * 1000, "date": local.strftime("%Y-%m-%d"),
                 "distance": f"{meta.distance_m / 1000.0:.3f}", "distanceUnit": "Kilometer",
                 "manualCalories": meta.calories, "externalId": external_id}
         if meta.kind not in _TYPE_IDS:
-            form.pop("activityTypeId")
+            form.pop("activityId")
             form["activityName"] = meta.name or meta.kind.title()
         self._request("POST", "/1/user/-/activities.json", token=token, data=form)
 

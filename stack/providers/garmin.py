@@ -71,7 +71,8 @@ class GarminClient(HttpProvider):
     def has_new_data(self, token: str, data_type: str, cursor: int) -> bool:
         _require_workout(data_type)
         now = int(time.time())
-        return bool(self._pull(token, "activities", (max(cursor, now - WINDOW_S), now)))
+        start = max(cursor, now - WINDOW_S)
+        return start < now and bool(self._pull(token, "activities", (start, now)))
 
     def list_window(self, token: str, data_type: str, start: int, end: int) -> list[ItemMeta]:
         raise Unsupported("garmin has no write API: it cannot be a destination")

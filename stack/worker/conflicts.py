@@ -5,7 +5,8 @@ A destination item "matches" a source item when their start times are within ``M
 item:
 
 - a match that is already ours (its external_id is the one we derive for this item) or has the same content
-  (start and duration within a minute): skip, the item is in sync. This is also what makes a retry after a crash
+  (the same duration to the second, and a start within a minute, give or take a whole time-zone shift, since
+  Fitbit interprets the local time we send in the destination user's zone): skip, the item is in sync. This is also what makes a retry after a crash
   between "write to the destination" and "record COMPLETED" write nothing twice;
 - a match that differs: ``dest_wins`` skips; ``source_wins`` writes; ``newest_wins`` (default) writes only when
   the source item changed after the destination one;
@@ -18,6 +19,8 @@ from dataclasses import dataclass
 from stack.providers import ItemMeta
 
 MATCH_WINDOW_S = 60
+TZ_SHIFT_MAX_S = 14 * 3600   # a destination may read our local start time in ITS user's time zone
+TZ_STEP_S = 900              # time zones are whole quarter hours
 STRATEGIES = ("newest_wins", "source_wins", "dest_wins")
 
 
@@ -40,7 +43,7 @@ def resolve(source: list[ItemMeta], destination: list[ItemMeta], strategy: str,
     for item in source:
         matches = [d for d in dest_sorted if abs(d.start - item.start) <= MATCH_WINDOW_S]
         ours = external_ids.get(item.item_id)
-        if ours in already_written or any(_same(item, d, ours) for d in matches):
+        if ours in already_written or any(_same(item, d, ours) for d in dest_sorted):
             in_sync.append(item)
         elif not matches or strategy == "source_wins":
             to_write.append(item)
@@ -56,4 +59,8 @@ def resolve(source: list[ItemMeta], destination: list[ItemMeta], strategy: str,
 def _same(item: ItemMeta, dest: ItemMeta, our_external_id: str | None) -> bool:
     if our_external_id and dest.external_id == our_external_id:
         return True
-    return abs(dest.start - item.start) <= MATCH_WINDOW_S and abs(dest.duration_s - item.duration_s) <= 60
+    delta = abs(dest.start - item.start)
+    if delta > TZ_SHIFT_MAX_S + MATCH_WINDOW_S or abs(dest.duration_s - item.duration_s) > 1:
+        return False
+    off_grid = delta % TZ_STEP_S
+    return min(off_grid, TZ_STEP_S - off_grid) <= MATCH_WINDOW_S

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, TypeVar
 
 from stack.providers import HttpProvider, ItemMeta, TokenExpired, TokenRevoked, external_id_for
-from stack.worker.conflicts import resolve
+from stack.worker.conflicts import TZ_SHIFT_MAX_S, resolve
 from stack.worker.credentials import CredentialStore
 
 T = TypeVar("T")
@@ -79,7 +79,8 @@ class SyncEngine:
         outcome.listed, outcome.new_cursor, outcome.cursor_advanced = len(items), new_cursor, new_cursor > cursor
         if not items:
             return outcome
-        window = (min(i.start for i in items), max(i.start + i.duration_s for i in items))
+        # Wide enough to see our own earlier writes even when the destination shifted them by a time zone.
+        window = (min(i.start for i in items) - TZ_SHIFT_MAX_S, max(i.start + i.duration_s for i in items) + TZ_SHIFT_MAX_S)
         dest_items = self._authorised(destination, lambda token: dst_client.list_window(
             token, data_type, window[0], window[1]))
         external_ids = {i.item_id: external_id_for(i.provider, i.item_id, destination["connectionId"]) for i in items}

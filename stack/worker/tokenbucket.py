@@ -36,13 +36,17 @@ class NoToken(Exception):
 
 class TokenBuckets:
     def __init__(self, redis_url: str, specs: Mapping[str, BucketSpec], *, key_prefix: str = "syncwell:tb:",
-                 socket_timeout_s: float = 0.5, probe_interval_s: float = 1.0) -> None:
+                 socket_timeout_s: float = 0.5, probe_interval_s: float = 1.0, progress_tokens: int = 4) -> None:
+        """``progress_tokens``: the calls a job needs to make progress (list source, list destination, hydrate
+        and write one item). A refused job is told to come back when that many tokens will be there, not one:
+        otherwise retries arriving one token at a time would each spend it on listing and never write."""
         self._redis = redis.Redis.from_url(redis_url, socket_timeout=socket_timeout_s,
                                            socket_connect_timeout=socket_timeout_s, retry_on_timeout=False)
         self._script = self._redis.register_script(LUA_PATH.read_text())  # EVALSHA, SCRIPT LOAD on NOSCRIPT
         self._specs = dict(specs)
         self._prefix = key_prefix
         self._probe_interval_s = probe_interval_s
+        self._progress_tokens = progress_tokens
         self._down_until = 0.0
         self._lock = threading.Lock()
 
@@ -59,8 +63,8 @@ class TokenBuckets:
         if spec is None:
             raise KeyError(f"no token bucket configured for provider {provider!r}")
         try:
-            granted, wait_ms, _left = self._script(keys=[self._prefix + provider],
-                                                   args=[spec.rate_per_s, spec.burst, tokens])
+            granted, wait_ms, left = self._script(keys=[self._prefix + provider],
+                                                  args=[spec.rate_per_s, spec.burst, tokens])
         except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
             with self._lock:
                 self._down_until = time.monotonic() + self._probe_interval_s
@@ -68,7 +72,9 @@ class TokenBuckets:
         except redis.ResponseError as exc:  # e.g. a Redis that refuses scripts, or is loading: still no call
             raise NoToken(provider, f"redis_error: {exc}", self._probe_interval_s) from exc
         if not int(granted):
-            raise NoToken(provider, "bucket_empty", int(wait_ms) / 1000.0)
+            progress = min(float(self._progress_tokens), spec.burst)
+            wait_s = max(int(wait_ms) / 1000.0, (progress - int(left)) / spec.rate_per_s)
+            raise NoToken(provider, "bucket_empty", wait_s)
 
     def close(self) -> None:
         self._redis.close()

@@ -44,6 +44,20 @@ def strava() -> Iterator[Any]:
         yield fake
 
 
+@pytest.fixture(scope="module")
+def fitbit() -> Iterator[Any]:
+    from fake_providers.testing import run_fake
+    with run_fake("fitbit", heavy_bytes=4000, webhook_auto=False) as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def garmin() -> Iterator[Any]:
+    from fake_providers.testing import run_fake
+    with run_fake("garmin", heavy_bytes=4000, webhook_auto=False) as fake:
+        yield fake
+
+
 @pytest.fixture
 def make_stack(moto_env: dict[str, Any], redis_server: RedisServer, strava: Any
                ) -> Iterator[Callable[..., StackUnderTest]]:
@@ -51,7 +65,7 @@ def make_stack(moto_env: dict[str, Any], redis_server: RedisServer, strava: Any
 
     def make(tuning: dict[str, Any] | None = None, **provider_urls: str) -> StackUnderTest:
         fast = {"worker": {"backoff_base_s": 0.05, "backoff_cap_s": 1, "visibility_timeout_s": 10,
-                           "poll_wait_s": 1, "retry_after_cap_s": 1},
+                           "poll_wait_s": 1, "retry_after_cap_s": 5},
                 "token_buckets": {"strava": {"rate_per_s": 500, "burst": 500},
                                   "fitbit": {"rate_per_s": 500, "burst": 500},
                                   "garmin": {"rate_per_s": 500, "burst": 500}},

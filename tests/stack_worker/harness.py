@@ -280,7 +280,7 @@ class StackUnderTest:
         return self.get(schema.user_pk(user_id), schema.job_sk(job_id))
 
     def wait_job(self, user_id: str, job_id: str, statuses: tuple[str, ...] = ("SUCCEEDED",),
-                 timeout: float = 60.0) -> dict[str, Any]:
+                 timeout: float = 120.0) -> dict[str, Any]:
         return wait_for(lambda: (lambda j: j if j and j.get("status") in statuses else None)(self.job(user_id, job_id)),
                         timeout, what=f"job {job_id} to reach {statuses}")
 

@@ -60,11 +60,14 @@ def test_expired_token_is_refreshed_and_rotated_token_stored_back(make_stack, st
 
 
 def test_empty_token_bucket_delays_without_failing(make_stack, strava):
-    stack = make_stack({"token_buckets": {"strava": {"rate_per_s": 4, "burst": 6}}})
+    # 4 tokens per burst: a run lists source and destination, then hydrates and writes ONE item, and must
+    # come back for the rest (2 + 2n calls in all), so throttling is certain and progress must survive it.
+    stack = make_stack({"token_buckets": {"strava": {"rate_per_s": 2, "burst": 4}}})
     user_id, src, dst, src_user, dst_user = _new_pair(stack, strava, history_days=4)
+    assert _source_count(strava, src_user) >= 2
     worker = stack.start_worker(concurrency=1)
     job_id = stack.submit(stack.job_message(user_id, src, dst))
-    stack.wait_job(user_id, job_id, timeout=90)
+    stack.wait_job(user_id, job_id, timeout=150)
     counters = worker.counters.snapshot()
     assert counters["throttled_delays"] >= 1 and counters["retried"] == 0
     assert stack.queue_depth(stack.dlq_url) == 0
@@ -72,13 +75,14 @@ def test_empty_token_bucket_delays_without_failing(make_stack, strava):
 
 
 def test_provider_429_storm_longer_than_receive_budget_never_dead_letters(make_stack, strava):
-    stack = make_stack()
+    # Strava's 429 says "come back at the next 15-minute window": capped to 1 s here so the test is quick.
+    stack = make_stack({"worker": {"retry_after_cap_s": 1}})
     user_id, src, dst, src_user, dst_user = _new_pair(stack, strava)
     strava.control.add_fault(f"storm-{uuid.uuid4().hex[:6]}", "rate_limit_storm",
                              target={"user": str(src_user["user_id"])}, attributes={"retry_after": 0}, max_hits=8)
     worker = stack.start_worker(concurrency=1)
     job_id = stack.submit(stack.job_message(user_id, src, dst))
-    stack.wait_job(user_id, job_id, timeout=90)
+    stack.wait_job(user_id, job_id, timeout=150)
     counters = worker.counters.snapshot()
     assert counters["throttled_delays"] == 8 and counters["retried"] == 0 and counters["dead_lettered"] == 0
     assert stack.queue_depth(stack.dlq_url) == 0
@@ -98,7 +102,7 @@ def test_redis_down_means_no_third_party_call_then_completion(make_stack, strava
     assert all(str(src_user["user_id"]) not in per_user for per_user in calls.values()) or calls == before
     assert stack.job(user_id, job_id)["status"] == "QUEUED"
     redis_server.start()
-    stack.wait_job(user_id, job_id, timeout=90)
+    stack.wait_job(user_id, job_id, timeout=150)
     assert stack.queue_depth(stack.dlq_url) == 0
     _assert_exactly_once(strava, src_user, dst_user)
 

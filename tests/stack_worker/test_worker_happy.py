@@ -74,7 +74,7 @@ def test_same_idempotency_key_twice_writes_once(make_stack, strava):
 
 def test_many_jobs_for_many_users_all_succeed(make_stack, strava):
     stack = make_stack()
-    pairs = [_new_pair(stack, strava, history_days=1) for _ in range(12)]
+    pairs = [_new_pair(stack, strava, history_days=1) for _ in range(8)]
     stack.start_worker(concurrency=3)
     jobs = [(p[0], stack.submit(stack.job_message(p[0], p[1], p[2]))) for p in pairs]
     for user_id, job_id in jobs:
