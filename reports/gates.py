@@ -8,12 +8,15 @@ Default gates are the seeds' SLOs [seed 001 §3b "SLOs", 004 §4, and the k6 gat
   error_rate       < 1 % of requests failed (HTTP >= 400 not expected by the scenario, or no answer)
 
 A gate whose data is absent (no sync counters, no manual-sync histogram) reports ``no_data`` and does not
-fail the run. Windows with fewer than ``window_min_samples`` samples are not judged (one error in 20 requests
-is not an availability verdict).
+fail the run. Windows with fewer than ``window_min_samples`` samples are not judged, and a ratio gate judges
+only windows big enough that a single bad request cannot fail them alone (availability >= 99.95 %: 2,000
+requests; error rate < 1 %: 100): one 5xx among 300 requests of a quiet window is not an availability verdict.
+The whole run is always judged.
 """
 from __future__ import annotations
 
 import dataclasses
+import math
 import operator
 from dataclasses import dataclass
 from pathlib import Path
@@ -203,7 +206,17 @@ def _measure(gate: Gate, endpoints: dict[str, Any], named: dict[str, HdrHistogra
     return _Measurement(100.0 - 100.0 * failed / total, int(total))
 
 
+def window_min_samples_for(gate: Gate, window_min_samples: int) -> int:
+    """Ratio gates also need enough samples that one bad request cannot fail a window on its own:
+    availability >= 99.95 % is judged only in windows of >= 2,000 requests, error_rate < 1 % in >= 100."""
+    allowed_bad_pct = {"availability": 100.0 - gate.threshold, "error_rate": gate.threshold}.get(gate.metric)
+    if allowed_bad_pct is None or allowed_bad_pct <= 0:
+        return window_min_samples
+    return max(window_min_samples, math.ceil(100.0 / allowed_bad_pct - 1e-9))
+
+
 def _judge_windows(gate: Gate, recorder: LatencyRecorder, min_samples: int) -> tuple[int, list[WindowVerdict]]:
+    min_samples = window_min_samples_for(gate, min_samples)
     judged = 0
     failed: list[WindowVerdict] = []
     if not gate.per_window or gate.metric == "counter_success":

@@ -158,3 +158,16 @@ def test_the_example_gate_file_loads() -> None:
     example = Path(__file__).resolve().parents[2] / "reports" / "gates.example.yaml"
     gates = {g.name: g for g in load_gate_file(example).gates}
     assert gates["sync_jobs_post_p95"].endpoint == "POST /v1/sync-jobs" and gates["api_p99"].threshold == 500
+
+
+def test_ratio_gates_judge_only_windows_where_one_bad_request_is_tolerable(make_result) -> None:
+    from reports.gates import window_min_samples_for
+
+    gates = {g.name: g for g in DEFAULT_GATES}
+    assert window_min_samples_for(gates["availability"], 100) == 2000
+    assert window_min_samples_for(gates["error_rate"], 100) == 100
+    assert window_min_samples_for(gates["api_p99"], 100) == 100
+    # 500 requests per window, one 503 in the first: 99.8 % in that window, but 99.97 % over the whole run
+    result = make_result(lambda rng, at: 10.0, rate=50, seconds=80, status=lambda i: 503 if i == 3 else 200)
+    availability = _by_name(evaluate_gates(result), "availability")
+    assert availability.windows_judged == 0 and availability.status == "pass"
