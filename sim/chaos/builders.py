@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import uuid
 from pathlib import Path
 from typing import Callable
 
@@ -17,6 +18,8 @@ from scenarios.engine.requests import FollowUp, RequestSpec, ResponseInfo
 from scenarios.engine.schedule_file import ScheduledEvent
 
 ACCEPTED_FILE_ENV = "SWSIM_CHAOS_ACCEPTED_FILE"
+RUN_ID_ENV = "SWSIM_CHAOS_RUN_ID"
+KEY_NAMESPACE = uuid.UUID("5f0c3a9e-8d7b-4e21-9c55-0a4b7e1d2c36")
 After = Callable[[FollowUp, ResponseInfo], None]
 
 
@@ -42,14 +45,23 @@ def _recording(after: After | None) -> After:
     return hook
 
 
+def _per_run(spec: RequestSpec) -> RequestSpec:
+    """The same Idempotency-Key in two runs on one stack would replay the first run's job (same jobId): mix the
+    run id in, so each run's jobs are its own (still deterministic for a given run id)."""
+    headers = dict(spec.headers or {})
+    if "Idempotency-Key" in headers:
+        run_id = os.environ.get(RUN_ID_ENV, "")
+        headers["Idempotency-Key"] = str(uuid.uuid5(KEY_NAMESPACE, f"{run_id}:{headers['Idempotency-Key']}"))
+    return dataclasses.replace(spec, headers=headers, after=_recording(spec.after))
+
+
 def start_manual_sync(event: ScheduledEvent) -> RequestSpec | None:
     spec = syncwell.start_manual_sync(event)
-    return None if spec is None else dataclasses.replace(spec, after=_recording(spec.after))
+    return None if spec is None else _per_run(spec)
 
 
 def device_upload(event: ScheduledEvent) -> RequestSpec | None:
-    spec = syncwell.device_upload(event)
-    return dataclasses.replace(spec, after=_recording(spec.after))
+    return _per_run(syncwell.device_upload(event))
 
 
 BUILDERS = {**syncwell.BUILDERS, "POST /v1/sync-jobs": start_manual_sync, "POST /v1/device-upload": device_upload}

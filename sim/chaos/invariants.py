@@ -83,7 +83,8 @@ Check = Callable[[Evidence, Mapping[str, Any]], InvariantResult]
 
 
 def ledger(evidence: Evidence, params: Mapping[str, Any]) -> InvariantResult:
-    """Every accepted job is SUCCEEDED, or DEAD_LETTERED with a reason and its message in the DLQ: none lost."""
+    """Every accepted job is SUCCEEDED, or in the DLQ with a reason (JOB# item FAILED/DEAD_LETTERED with its
+    ``error``; a job whose last receive was refused as busy reaches the DLQ still marked FAILED): none lost."""
     dlq_ids = {d.job_id for d in evidence.dead_letters}
     statuses: Counter[str] = Counter()
     lost: list[str] = []
@@ -92,7 +93,7 @@ def ledger(evidence: Evidence, params: Mapping[str, Any]) -> InvariantResult:
         status = str(item.get("status")) if item else "MISSING"
         if status == "SUCCEEDED":
             statuses["SUCCEEDED"] += 1
-        elif job_id in dlq_ids and (status == "DEAD_LETTERED" and item and item.get("error")):
+        elif job_id in dlq_ids and item and item.get("error"):  # FAILED or DEAD_LETTERED, with its reason
             statuses["DLQ"] += 1
         else:
             statuses[f"lost:{status}{'' if job_id not in dlq_ids else '+in DLQ without reason'}"] += 1

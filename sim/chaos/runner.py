@@ -21,7 +21,7 @@ from typing import Any, Callable, Sequence
 
 from scenarios.syncwell import CONTEXT_ENV, write_context
 from sim.chaos import evidence as collect
-from sim.chaos.builders import ACCEPTED_FILE_ENV, BUILDERS, read_accepted
+from sim.chaos.builders import ACCEPTED_FILE_ENV, BUILDERS, RUN_ID_ENV, read_accepted
 from sim.chaos.experiment import Experiment, MethodStep
 from sim.chaos.faults import FaultTarget, Rollback, apply
 from sim.chaos.invariants import INVARIANTS, Evidence, FaultRecord, InvariantResult
@@ -177,6 +177,7 @@ def run_experiment(experiment: Experiment, stack: Any, out_dir: Path, *, short: 
     accepted_file.unlink(missing_ok=True)
     os.environ[CONTEXT_ENV] = str(_context(stack, out_dir, load.seed, load.duration_s + 3600).resolve())
     os.environ[ACCEPTED_FILE_ENV] = str(accepted_file.resolve())
+    os.environ[RUN_ID_ENV] = f"{experiment.name}:{time.time_ns()}"
 
     clock = Clock()
     fakes = {p: stack.fake_url(p) for p in PROVIDERS if f"fake-{p}" in stack.endpoints}
