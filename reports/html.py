@@ -113,10 +113,12 @@ def render_html(summary: dict[str, Any]) -> str:
         for name, h in summary["named"].items()
     ]) if summary["named"] else "<p>None recorded.</p>"
     charts = "".join(f"<div>{chart}</div>" for chart in _charts(summary))
+    warnings = "".join(f'<p class="fail">warning: {escape(w)}</p>' for w in run.get("warnings") or [])
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>SyncWell Sim load report</title><style>{CSS}</style></head>
 <body><h1>SyncWell Sim load report</h1>
 <p class="verdict {verdict_class}">{verdict}</p>
+{warnings}
 <p><small>Latency is measured from each request's <em>scheduled</em> start (coordinated-omission correct) and
 recorded in HDR histograms. Locust's own percentiles (timed from the actual send, rounded to 2 significant digits)
 are shown beside them for comparison only; gates never use them.</small></p>

@@ -47,6 +47,29 @@ def _achieved_vs_target(recorder: LatencyRecorder, span_s: float) -> dict[str, A
     }
 
 
+LATE_SHARE_WARNING = 0.01  # more late starts than this and the generator (or its pool) is part of the result
+
+
+def run_warnings(result: RunResult) -> list[str]:
+    """Reasons to doubt that the figures measure the target rather than the load generator."""
+    warnings: list[str] = []
+    recorder = result.recorder
+    totals = recorder.totals()
+    if totals.requests and totals.late_starts / totals.requests > LATE_SHARE_WARNING:
+        lag = hdr.summarize(recorder.start_lag)
+        warnings.append(f"{totals.late_starts} of {totals.requests} requests started late (start lag p99 "
+                        f"{lag['p99']} ms): the pool (pool_size {result.info.pool_size}) or the load processes' CPU "
+                        "could not keep up; latencies include that lateness")
+    duration = max(result.info.duration_s, 1e-9)
+    for part in result.parts:
+        if part.cpu_s / duration > 0.9:
+            warnings.append(f"load process {part.part_id} used {100.0 * part.cpu_s / duration:.0f} % of a core: "
+                            "add workers (--workers) before trusting these latencies")
+    if recorder.not_started:
+        warnings.append(f"{recorder.not_started} scheduled requests never started before the drain deadline")
+    return warnings
+
+
 def _windows_block(result: RunResult) -> list[dict[str, Any]]:
     recorder = result.recorder
     rows: list[dict[str, Any]] = []
@@ -127,6 +150,7 @@ def build_summary(result: RunResult, gate_report: GateReport | None,
             "request_timeout_s": info.request_timeout_s,
             "drained": info.drained,
             "notes": list(info.notes),
+            "warnings": run_warnings(result),
             "scheduled": recorder.scheduled,
             "skipped": recorder.skipped,
             "not_started": recorder.not_started,

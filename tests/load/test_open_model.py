@@ -91,6 +91,8 @@ def test_a_too_small_pool_makes_late_starts_whose_lateness_counts_as_latency(
     locust_p99 = result.locust["GET /work"].p99_ms
     assert locust_p99 is not None and locust_p99 < 200  # Locust times from the actual send: it cannot see this
     assert ours["p50"] > 2 * (result.locust["GET /work"].p50_ms or 0)
+    summary = json.loads(write_reports(tmp_path, result, None).summary.read_text())
+    assert any("started late" in warning for warning in summary["run"]["warnings"])
 
 
 def test_master_and_two_workers_merge_exactly(stub_server: Callable[..., str], tmp_path: Path) -> None:
