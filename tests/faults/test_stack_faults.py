@@ -76,7 +76,8 @@ def test_process_pause_stops_and_resumes(stack: Stack, ctx: FaultContext) -> Non
 
 def test_az_failure_takes_half_of_the_workers(stack: Stack, ctx: FaultContext) -> None:
     rollback = build_fault({"name": "az-a", "type": "az_failure", "attributes": {"mode": "pause"}}).apply(ctx)
-    paused = [n for n in stack.worker_names if state_of(stack.process(n).pid) == "T"]
+    paused = poll(lambda: [n for n in stack.worker_names if state_of(stack.process(n).pid) == "T"],
+                  lambda names: len(names) >= 1)
     rollback()
     assert len(paused) == 1
     assert all(poll(lambda n=n: state_of(stack.process(n).pid), lambda s: s != "T") for n in stack.worker_names)
