@@ -5,8 +5,8 @@
     python -m bench.bench_stack call-rate       # raw calls/s per moto service process, threaded vs gevent
     python -m bench.bench_stack startup         # swsim up time to ready (Stack.start), 3 runs
 
-sqs-depth: a queue is filled to each depth with SendMessageBatch, then ReceiveMessage(10) (visibility 600 s, so
-the backlog stays) is timed 20 times over HTTP; the target is p50 at 10,000 <= 2 x p50 at 10. Stock moto is
+sqs-depth: a queue is filled to each depth with SendMessageBatch, then ReceiveMessage(10) (visibility 0, so the
+depth stays exactly the same) is timed 20 times over HTTP; the target is p50 at 10,000 <= 2 x p50 at 10. Stock moto is
 measured up to --stock-max-depth (default 3,000: filling it deeper takes minutes since every send scans too).
 call-rate: 1 and N client threads send pre-built requests over keep-alive connections (httpx, so the client's own
 cost stays small) for a few seconds: SQS SendMessage, DynamoDB PutItem+GetItem, Secrets Manager GetSecretValue.
@@ -44,7 +44,7 @@ class DepthResult:
 
 def fill(sqs, url: str, to_depth: int, current: int) -> float:
     """Send batches of 10 until the queue holds ``to_depth`` messages; returns ms per SendMessageBatch."""
-    batches = (to_depth - current) // 10
+    batches = -(-(to_depth - current) // 10)
     if batches <= 0:
         return 0.0
     body = json.dumps({"jobId": "job_x", "userId": "user-000001", "padding": "x" * 300})
@@ -63,7 +63,8 @@ def time_receives(sqs, url: str, n: int) -> list[float]:
     costs = []
     for _ in range(n):
         t0 = time.perf_counter()
-        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=600, WaitTimeSeconds=0)
+        # VisibilityTimeout=0: the received messages stay visible, so the depth stays exactly the same
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0, WaitTimeSeconds=0)
         costs.append((time.perf_counter() - t0) * 1000)
         assert len(got.get("Messages", [])) == 10, "the queue ran dry during the benchmark"
     return costs
@@ -79,9 +80,8 @@ def bench_sqs_depth(stock_max_depth: int) -> list[DepthResult]:
             for target in DEPTHS:
                 if variant == "stock" and target > stock_max_depth:
                     break
-                # top up: receives consumed RECEIVES_PER_DEPTH * 10 messages into flight at the previous depth
-                send_ms = fill(sqs, url, target + RECEIVES_PER_DEPTH * 10, depth)
-                depth = target + RECEIVES_PER_DEPTH * 10
+                send_ms = fill(sqs, url, target, depth)
+                depth = target
                 costs = time_receives(sqs, url, RECEIVES_PER_DEPTH)
                 costs.sort()
                 result = DepthResult(variant, target, statistics.median(costs), costs[int(len(costs) * 0.9) - 1],
