@@ -3,26 +3,31 @@
     python -m bench.bench_api [--seconds 8] [--concurrency 32] [--users 200]
 
 Brings up moto (its own process), a real redis-server, the identity server and ONE API process, then drives
-each endpoint class for a few seconds from an asyncio client with a fixed number of requests in flight
-(closed loop: this measures capacity, not latency under an arrival rate):
+each endpoint class for a few seconds with a fixed number of requests in flight (closed loop: this measures
+capacity, not latency under an arrival rate). The client is wrk when installed (a Python asyncio client costs
+more CPU per request than the API itself and would measure itself), else an httpx asyncio client:
   health        GET /health                      (the ASGI stack alone)
   auth-only     GET /v1/sync-jobs/not-a-job      (JWT authorizer + per-user/per-IP Redis limits, no AWS call)
   connections   GET /v1/connections              (+ one DynamoDB Query in the thread pool)
   sync-jobs     POST /v1/sync-jobs               (+ Query, TransactWriteItems, SendMessage)
 It also times the authorizer in-process: a first (RSA-verifying) check and a cached one.
-Figures: requests/s, p50/p99 latency in ms, and the API process's CPU seconds per 1,000 requests.
+Figures: requests/s, p50/p99 latency in ms, non-2xx answers (auth-only is 404 by design), and the API
+process's CPU milliseconds per request.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
-import statistics
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -45,6 +50,21 @@ def start_moto(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
         except httpx.HTTPError:
             time.sleep(0.1)
     raise RuntimeError("moto_server did not start")
+
+
+def start_moto_services(workdir: Path) -> tuple[list, dict[str, str]]:
+    """One moto process per service (the embedded stack's layout) via the launcher's entry point when present."""
+    try:
+        import stack.launcher.moto_service  # noqa: F401
+    except ImportError:
+        return [], {}
+    procs, urls = [], {}
+    for service in ("dynamodb", "sqs", "secretsmanager", "s3", "events"):
+        proc = start_process(["-m", "stack.launcher.moto_service", "--service", service], {},
+                             workdir / f"moto-{service}.stderr")
+        procs.append(proc)
+        urls[service] = proc.url
+    return procs, urls
 
 
 def cpu_seconds(pid: int) -> float:
@@ -71,6 +91,50 @@ async def drive(url: str, make_request, seconds: float, concurrency: int) -> tup
                     errors += 1
         await asyncio.gather(*(worker(i) for i in range(concurrency)))
     return len(latencies), latencies, errors
+
+
+WRK_POST_SCRIPT = """
+counter = 0
+math.randomseed(os.time())
+local prefix = tostring(math.random(1, 1000000000))
+request = function()
+  counter = counter + 1
+  wrk.headers["Idempotency-Key"] = "bench-" .. prefix .. "-" .. counter
+  return wrk.format("POST", "/v1/sync-jobs", nil, wrk.body)
+end
+"""
+
+
+@dataclass
+class Figures:
+    requests_per_s: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    count: int
+
+
+def _wrk_ms(text: str) -> float:
+    value = float(re.sub(r"[a-z]+$", "", text))
+    return value / 1000 if text.endswith("us") else value * 1000 if text.endswith("s") and not text.endswith("ms") else value
+
+
+def drive_wrk(url: str, path: str, headers: dict[str, str], seconds: float, concurrency: int,
+              body: str | None, workdir: Path) -> Figures:
+    command = ["wrk", "-t1", f"-c{concurrency}", f"-d{max(1, int(seconds))}s", "--latency"]
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    if body is not None:
+        script = workdir / "post.lua"
+        script.write_text(f"wrk.method = \"POST\"\nwrk.body = {json.dumps(body)}\n" + WRK_POST_SCRIPT)
+        command += ["-s", str(script), "-H", "Content-Type: application/json"]
+    output = subprocess.run([*command, url + path], capture_output=True, text=True, timeout=seconds + 60).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+    p50 = _wrk_ms(re.search(r"50%\s+([\d.]+\w+)", output).group(1))
+    p99 = _wrk_ms(re.search(r"99%\s+([\d.]+\w+)", output).group(1))
+    total = int(re.search(r"(\d+) requests in", output).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return Figures(rps, p50, p99, int(non2xx.group(1)) if non2xx else 0, total)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -106,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--python-client", action="store_true", help="use the httpx client even if wrk exists")
     args = parser.parse_args(argv)
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-api-"))
@@ -113,8 +178,10 @@ def main(argv: list[str] | None = None) -> int:
     redis_proc, redis_url = start_redis(workdir)
     identity = start_process(["-m", "stack.identity", "--keys-dir", str(workdir / "keys")], {},
                              workdir / "identity.stderr")
+    moto_procs, service_urls = start_moto_services(workdir)
     backend = Backend(moto_url=moto_url, redis_url=redis_url, identity=identity, keys_dir=workdir / "keys",
-                      workdir=workdir)
+                      workdir=workdir, service_urls=service_urls)
+    print(f"moto: {'one process per service (stack.launcher.moto_service)' if service_urls else 'one moto_server'}")
     api = None
     try:
         create_aws_resources(backend)
@@ -129,6 +196,13 @@ def main(argv: list[str] | None = None) -> int:
         def pick(index: int, counter: int) -> str:
             return users[(index * 7919 + counter) % len(users)]
 
+        first = users[0]
+        sync_request = {"sourceConnectionId": connections[first]["strava"],
+                        "destinationConnectionId": connections[first]["fitbit"], "dataType": "workout",
+                        "mode": "manual"}
+        # (path, body, expected status for "no error"); auth-only answers 404 by design (no AWS call).
+        wrk_scenarios = {"health": ("/health", None), "auth-only": ("/v1/sync-jobs/not-a-job", None),
+                         "connections": ("/v1/connections", None), "sync-jobs": ("/v1/sync-jobs", sync_request)}
         scenarios = {
             "health": lambda i, c: ("GET", "/health", {}),
             "auth-only": lambda i, c: ("GET", "/v1/sync-jobs/not-a-job", {"headers": tokens[pick(i, c)]}),
@@ -139,18 +213,29 @@ def main(argv: list[str] | None = None) -> int:
                          "destinationConnectionId": connections[pick(i, c)]["fitbit"],
                          "dataType": "workout", "mode": "manual"}}),
         }
-        print(f"{'scenario':<12} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'API cpu s/1k req':>17}")
+        use_wrk = shutil.which("wrk") is not None and not args.python_client
+        print(f"client: {'wrk (one user token)' if use_wrk else 'httpx asyncio (rotating users)'}")
+        print(f"{'scenario':<12} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'API cpu ms/req':>15}")
         for name, make in scenarios.items():
             cpu_before = cpu_seconds(api.popen.pid)
-            count, latencies, errors = asyncio.run(drive(api.url, make, args.seconds, args.concurrency))
+            if use_wrk:
+                path, body = wrk_scenarios[name]
+                figures = drive_wrk(api.url, path, tokens[first] if name != "health" else {}, args.seconds,
+                                    args.concurrency, json.dumps(body) if body else None, workdir)
+            else:
+                count, latencies, errors = asyncio.run(drive(api.url, make, args.seconds, args.concurrency))
+                figures = Figures(count / args.seconds, percentile(latencies, 0.5), percentile(latencies, 0.99),
+                                  errors, count)
             cpu = cpu_seconds(api.popen.pid) - cpu_before
-            print(f"{name:<12} {count / args.seconds:>8.0f} {percentile(latencies, 0.5):>8.1f} "
-                  f"{percentile(latencies, 0.99):>8.1f} {errors:>7} {cpu / max(count, 1) * 1000:>17.2f}")
+            print(f"{name:<12} {figures.requests_per_s:>8.0f} {figures.p50_ms:>8.1f} {figures.p99_ms:>8.1f} "
+                  f"{figures.errors:>8} {cpu / max(figures.count, 1) * 1000:>15.3f}")
         print(f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; concurrency {args.concurrency})")
     finally:
         if api:
             api.stop()
         identity.stop()
+        for proc in moto_procs:
+            proc.stop()
         redis_proc.terminate()
         moto.terminate()
     return 0

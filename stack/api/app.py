@@ -79,8 +79,10 @@ def create_app(config: StackConfig, *, endpoints: Mapping[str, str] | None = Non
         limiter = RateLimiter(config.redis_url, user_rate_per_s=float(config.tune("api", "user_rate_per_s")),
                               user_burst=int(config.tune("api", "user_burst")),
                               ip_limit=int(config.tune("api", "ip_limit")),
-                              ip_window_s=int(config.tune("api", "ip_window_s")))
-        ctx = ApiContext(config=config, aws=aws, store=Store(aws, config.table_name), authorizer=authorizer,
+                              ip_window_s=int(config.tune("api", "ip_window_s")),
+                              timeout_s=float(api_tuning.get("redis_timeout_s", 0.5)))
+        ctx = ApiContext(config=config, aws=aws, store=Store(aws, config.table_name,
+                                                                str(api_tuning.get("idempotency_write", "conditional_put"))), authorizer=authorizer,
                          limiter=limiter, queues=QueueUrls(aws), outcomes=EnqueueOutcomes())
         app.state.ctx = ctx
         holder["ctx"] = ctx

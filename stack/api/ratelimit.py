@@ -1,7 +1,7 @@
 """Rate limits kept in Redis so every API process shares them [004 §3.1, 001 §6.2]:
 
 - per user: a token bucket, ``user_rate_per_s`` tokens per second, ``user_burst`` capacity (10/s, burst 20);
-- per client IP (the WAF's rate-based rule): ``ip_limit`` requests per ``ip_window_s`` window (1,000 / 5 min).
+- per client IP (the WAF's rate-based rule): ``ip_limit`` requests per sliding ``ip_window_s`` (1,000 / 5 min).
 
 Both are one atomic Lua script each, timed by Redis's own clock so several API processes agree. If Redis is
 unreachable the API fails OPEN (serves without limits, logs it, and skips Redis for ``fail_open_s`` so a dead
@@ -45,19 +45,24 @@ redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
 return {allowed, retry_ms}
 """
 
-# KEYS[1] counter prefix; ARGV limit, window seconds. Fixed windows aligned on the epoch.
-FIXED_WINDOW_LUA = """
-local now = tonumber(redis.call('TIME')[1])
+# KEYS[1] counter prefix; ARGV limit, window seconds. A sliding-window estimate over two fixed windows
+# (previous count weighted by the part of it still inside the window, plus the current count), so a client
+# cannot double its quota across a window boundary. Returns {estimate, retry_after_s}.
+SLIDING_WINDOW_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local window = tonumber(ARGV[2])
 local index = math.floor(now / window)
+local elapsed = now - index * window
 local key = KEYS[1] .. ':' .. index
 local count = redis.call('INCR', key)
-if count == 1 then redis.call('EXPIRE', key, window + 5) end
+if count == 1 then redis.call('EXPIRE', key, 2 * window + 5) end
+local previous = tonumber(redis.call('GET', KEYS[1] .. ':' .. (index - 1)) or '0')
+local estimate = math.floor(previous * (1 - elapsed / window) + count)
 local retry = 0
-if count > tonumber(ARGV[1]) then retry = (index + 1) * window - now end
-return {count, retry}
+if estimate > tonumber(ARGV[1]) then retry = math.ceil(window - elapsed) end
+return {estimate, retry}
 """
-
 
 # Both checks of an authenticated /v1 request in ONE round trip: KEYS[1] ip counter prefix, KEYS[2] user bucket;
 # ARGV ip limit, ip window, user rate, user burst. The user's token is only spent when the address is allowed.
@@ -66,11 +71,13 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local window = tonumber(ARGV[2])
 local index = math.floor(now / window)
+local elapsed = now - index * window
 local ip_key = KEYS[1] .. ':' .. index
 local count = redis.call('INCR', ip_key)
-if count == 1 then redis.call('EXPIRE', ip_key, window + 5) end
-if count > tonumber(ARGV[1]) then
-  return {0, math.ceil((index + 1) * window - now) * 1000}
+if count == 1 then redis.call('EXPIRE', ip_key, 2 * window + 5) end
+local previous = tonumber(redis.call('GET', KEYS[1] .. ':' .. (index - 1)) or '0')
+if math.floor(previous * (1 - elapsed / window) + count) > tonumber(ARGV[1]) then
+  return {0, math.ceil(window - elapsed) * 1000}
 end
 local rate = tonumber(ARGV[3])
 local burst = tonumber(ARGV[4])
@@ -104,7 +111,7 @@ ALLOW = RateDecision(True)
 
 class RateLimiter:
     def __init__(self, redis_url: str, *, user_rate_per_s: float, user_burst: int, ip_limit: int,
-                 ip_window_s: int, timeout_s: float = 0.25, fail_open_s: float = 1.0) -> None:
+                 ip_window_s: int, timeout_s: float = 0.5, fail_open_s: float = 1.0) -> None:
         self.redis = aioredis.Redis.from_url(redis_url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s,
                                              max_connections=256, health_check_interval=0)
         self.user_rate_per_s = user_rate_per_s
@@ -113,7 +120,7 @@ class RateLimiter:
         self.ip_window_s = ip_window_s
         self.fail_open_s = fail_open_s
         self._bucket = self.redis.register_script(TOKEN_BUCKET_LUA)
-        self._window = self.redis.register_script(FIXED_WINDOW_LUA)
+        self._window = self.redis.register_script(SLIDING_WINDOW_LUA)
         self._combined = self.redis.register_script(COMBINED_LUA)
         self._skip_until = 0.0
         self.healthy = True          # outcome of the last Redis call (reported by /health)

@@ -147,6 +147,9 @@ async def delete_connection(request: Request) -> Response:
     if connection is None:
         raise not_found(f"connection {connection_id} not found")
     await ctx.store.delete_connection(principal.user_id, connection)
+    if connection.get("provider") and connection.get("providerUserId"):
+        # Stop resolving this provider user's webhooks here now, not when the cached mapping expires.
+        ctx.provider_users.put(f"{connection['provider']}#{connection['providerUserId']}", None)
     ctx.spawn(exports.delete_secret(ctx, schema.connection_secret_name(principal.user_id, connection_id)))
     log_fields(log, logging.INFO, "connection deleted", userId=principal.user_id, connectionId=connection_id)
     return Response(status_code=204)

@@ -20,6 +20,8 @@ from stack import schema
 from stack.readiness import parse_ready_line
 
 ROOT = Path(__file__).resolve().parents[2]
+ENDPOINT_SUFFIX = {"sqs": "SQS", "dynamodb": "DYNAMODB", "secretsmanager": "SECRETS_MANAGER", "s3": "S3",
+                   "events": "EVENTBRIDGE"}
 AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 
 
@@ -118,14 +120,19 @@ class Backend:
     workdir: Path
     table: str = "SyncWellMetadata"
     clients: dict[str, Any] = field(default_factory=dict)
+    service_urls: dict[str, str] = field(default_factory=dict)   # per-service moto processes (benchmarks)
 
     @property
     def aws_env(self) -> dict[str, str]:
-        return {**AWS_ENV, "AWS_ENDPOINT_URL": self.moto_url}
+        env = {**AWS_ENV, "AWS_ENDPOINT_URL": self.moto_url}
+        for service, url in self.service_urls.items():
+            env[f"AWS_ENDPOINT_URL_{ENDPOINT_SUFFIX[service]}"] = url
+        return env
 
     def client(self, service: str) -> Any:
         if service not in self.clients:
-            self.clients[service] = boto3.client(service, endpoint_url=self.moto_url, region_name="us-east-1",
+            url = self.service_urls.get(service, self.moto_url)
+            self.clients[service] = boto3.client(service, endpoint_url=url, region_name="us-east-1",
                                                  aws_access_key_id="testing", aws_secret_access_key="testing")
         return self.clients[service]
 

@@ -67,19 +67,51 @@ def test_concurrent_duplicates_make_one_job_and_one_message(api, minter, user, b
 
 
 def test_crash_window_retry_resends_a_stranded_job(api, backend, minter, user) -> None:
-    """The state a crash between the DynamoDB write and SendMessage leaves behind (records written, no message)
-    is repaired by the client's retry, in a process that did not accept the job itself."""
+    """The states a crash leaves behind are repaired by the client's retry, in a process that did not accept
+    the job itself: (a) claim and job written, message never sent; (b) only the claim written (the job item
+    and the message lost)."""
     user_id, connections = user
-    headers = {**auth(minter, user_id), **idem()}
-    first = httpx.post(f"{api.url}/v1/sync-jobs", headers=headers, json=sync_body(connections), timeout=10)
-    job_id = first.json()["jobId"]
-    assert len(messages_for(backend, job_id)) == 1      # consumed: as if the send had never happened
+    token = auth(minter, user_id)
+    keys = [idem(), idem()]
+    first = [httpx.post(f"{api.url}/v1/sync-jobs", headers={**token, **k}, json=sync_body(connections), timeout=10)
+             for k in keys]
+    job_ids = [r.json()["jobId"] for r in first]
+    sent = [json.loads(m["Body"])["jobId"] for m in backend.drain("HotPathSyncQueue")]
+    assert all(sent.count(job_id) == 1 for job_id in job_ids)   # consumed: as if never sent
+    backend.client("dynamodb").delete_item(TableName=backend.table, Key={
+        "PK": {"S": f"USER#{user_id}"}, "SK": {"S": f"JOB#{job_ids[1]}"}})
     second_api = backend.start_api("crash-b")
     try:
-        retry = httpx.post(f"{second_api.url}/v1/sync-jobs", headers=headers, json=sync_body(connections), timeout=10)
+        retries = [httpx.post(f"{second_api.url}/v1/sync-jobs", headers={**token, **k}, json=sync_body(connections),
+                              timeout=10) for k in keys]
     finally:
         second_api.stop()
     assert second_api.popen.returncode == 0                  # SIGTERM is a clean, graceful stop
-    assert retry.status_code == 202 and retry.json()["jobId"] == job_id
-    resent = messages_for(backend, job_id)
-    assert len(resent) == 1 and json.loads(resent[0]["Body"])["userId"] == user_id
+    resent = [json.loads(m["Body"]) for m in backend.drain("HotPathSyncQueue")]
+    for retry, job_id in zip(retries, job_ids):
+        assert retry.status_code == 202 and retry.json()["jobId"] == job_id
+        mine = [body for body in resent if body["jobId"] == job_id]
+        assert len(mine) == 1 and mine[0]["userId"] == user_id
+    restored = backend.get(f"USER#{user_id}", f"JOB#{job_ids[1]}")
+    assert restored is not None and restored["status"] == "QUEUED"
+
+
+def test_transaction_mode_gives_one_job_for_concurrent_duplicates(backend, minter, user) -> None:
+    """The TransactWriteItems variant (api.idempotency_write: transaction) keeps the same guarantee."""
+    user_id, connections = user
+    proc = backend.start_api("transaction", {"api": {"idempotency_write": "transaction"}})
+    try:
+        headers = {**auth(minter, user_id), **idem()}
+
+        async def burst() -> list[httpx.Response]:
+            async with httpx.AsyncClient(base_url=proc.url, timeout=15) as http:
+                return await asyncio.gather(*(http.post("/v1/sync-jobs", headers=headers,
+                                                        json=sync_body(connections)) for _ in range(8)))
+
+        responses = asyncio.run(burst())
+    finally:
+        proc.stop()
+    assert {r.status_code for r in responses} == {202}
+    job_ids = {r.json()["jobId"] for r in responses}
+    assert len(job_ids) == 1
+    assert len(messages_for(backend, job_ids.pop())) == 1
