@@ -17,6 +17,7 @@ import datetime as dt
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -328,12 +329,26 @@ class MasterSide:
                          recorder=merged, locust=locust_stats(self.environment), parts=parts)
 
 
+def stop_with_parent(poll_s: float = 1.0) -> None:
+    """The driver runs in its own process group (so its workers stop with it); when the process that started
+    it dies without stopping it, end the whole group instead of loading the target on our own."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            gevent.sleep(poll_s)
+        os.killpg(os.getpgid(0), signal.SIGTERM)
+
+    gevent.spawn(watch)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scenarios.engine.driver",
                                      description="Locust side of an open-model run (started by run_open_model).")
     parser.add_argument("--config", required=True, type=Path, help="DriverConfig JSON")
     args = parser.parse_args(argv)
     config = DriverConfig.load(args.config)
+    stop_with_parent()
     logging.basicConfig(level=getattr(logging, config.log_level.upper(), logging.WARNING),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
