@@ -175,8 +175,8 @@ class LoadProcess:
             finished = time.perf_counter() - self.t0
             outcome = self._outcome(response, spec)
         self._count(label, scheduled_s, started, finished, outcome, scheduled)
-        if spec.after is None:
-            return ResponseInfo(outcome.status, b"", {}, None)
+        if spec.after is None and scheduled:
+            return ResponseInfo(outcome.status, b"", {}, None)  # nobody will read it: skip the copies
         body = (response.content or b"") if outcome.status else b""
         response_headers = dict(response.headers or {}) if outcome.status else {}
         return ResponseInfo(outcome.status, body, response_headers, outcome.error_kind if not outcome.status else None)

@@ -39,7 +39,9 @@ class FollowUp(Protocol):
         """Seconds since this event's *scheduled* start."""
 
     def request(self, spec: "RequestSpec") -> ResponseInfo:
-        """Send a follow-up request now; it is recorded under ``spec.name`` like any other."""
+        """Send a follow-up request now and return its full response (status, body, headers). It is recorded
+        under ``spec.name`` from its own start, and not counted as a start of the schedule. ``spec.after`` is
+        not called for follow-ups: use the returned response."""
 
     def record_latency(self, histogram: str, latency_s: float) -> None:
         """Record into a named end-to-end histogram (window = this event's scheduled window)."""
@@ -62,7 +64,8 @@ class RequestSpec:
     body: bytes | None = None
     json: Any = None
     expected_statuses: frozenset[int] | None = None  # e.g. {429} when the scenario means to be throttled
-    after: Callable[[FollowUp, ResponseInfo], None] | None = None
+    after: Callable[[FollowUp, ResponseInfo], None] | None = None  # scheduled requests only
+
 
     @property
     def label(self) -> str:

@@ -28,7 +28,9 @@ STUB_BUILDERS = {"fast": fast, "work": work, "slow": slow, "error": server_error
 def _confirm(followup: FollowUp, response: ResponseInfo) -> None:
     """Like polling a sync job until SUCCEEDED: a second request, then the end-to-end time from the schedule."""
     def poll() -> None:
-        followup.request(RequestSpec("GET", "/work?ms=30", name="GET /work (poll)"))
+        answer = followup.request(RequestSpec("GET", "/work?ms=30", name="GET /work (poll)"))
+        if answer.status != 200 or answer.body != b"ok":  # a follow-up always gets its body back
+            raise AssertionError(f"unexpected poll answer {answer}")
         followup.record_latency("manual_sync", followup.elapsed_s())
 
     followup.spawn(poll)
