@@ -42,6 +42,7 @@ class LoadOptions:
     stack_state: Path | None = None    # a stack started by ``swsim up`` (its state dir or state.json)
     context_file: Path | None = None   # users and tokens for a remote target
     users: int = 100                   # users the embedded stack seeds
+    history_days: int = 7              # provider history each seeded user already has (older data is cold path)
     workers: int = 0                   # Locust worker processes started here (0: one local process)
     expect_workers: int = 0            # Locust workers started elsewhere that connect to this master
     master_bind: str = "127.0.0.1"     # where the master listens for those workers
@@ -103,7 +104,8 @@ def open_target(options: LoadOptions) -> Iterator[Target]:
 
     print(f"starting the embedded stack with {options.users} users ...", file=sys.stderr, flush=True)
     try:
-        stack = Stack.start(users=options.users, seed=options.seed, **dict(options.stack_options))
+        stack_options = {"fake_config": {"history_days": options.history_days}, **dict(options.stack_options)}
+        stack = Stack.start(users=options.users, seed=options.seed, **stack_options)
     except StackStartError as exc:
         raise SetupError(f"the embedded stack did not start: {exc}") from exc
     with stack:

@@ -43,6 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--context", type=Path, help="scenario context (users, tokens, connections) for --target")
     parser.add_argument("--stack-state", type=Path, help="state dir or state.json of a stack started by 'swsim up'")
     parser.add_argument("--users", type=_positive_int, default=100, help="users the embedded stack seeds (default 100)")
+    parser.add_argument("--history-days", type=_positive_int, default=7,
+                        help="days of provider history each seeded user has (default 7; older data is the cold path)")
     parser.add_argument("--workers", type=int, default=0, help="Locust worker processes (0: a single process)")
     parser.add_argument("--expect-workers", type=int, default=0, metavar="N",
                         help="also wait for N Locust workers started on other machines (see scenarios/engine/DISTRIBUTED.md)")
@@ -69,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--target and --stack-state are alternatives; give one")
     options = LoadOptions(model=args.model, dau=args.dau, compress=args.compress, duration_s=args.duration,
                           seed=args.seed, out_dir=args.out, target=args.target, context_file=args.context,
-                          stack_state=args.stack_state, users=args.users, workers=args.workers,
+                          stack_state=args.stack_state, users=args.users, history_days=args.history_days, workers=args.workers,
                           expect_workers=args.expect_workers, master_bind=args.master_bind,
                           master_port=args.master_port,
                           pool_size=args.pool_size, window_s=args.window, gate_file=args.gates,
