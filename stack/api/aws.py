@@ -44,7 +44,7 @@ class AwsClients:
         pool = int(api.get("aws_max_connections", 64))
         botocore_config = Config(
             region_name=config.region,
-            connect_timeout=float(api.get("aws_connect_timeout_s", 0.5)),
+            connect_timeout=float(api.get("aws_connect_timeout_s", 1.0)),
             read_timeout=float(api.get("aws_read_timeout_s", 3.0)),
             retries={"total_max_attempts": int(api.get("aws_max_attempts", 2)), "mode": "standard"},
             max_pool_connections=pool,
