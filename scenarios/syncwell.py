@@ -133,10 +133,6 @@ def list_connections(event: ScheduledEvent) -> RequestSpec:
     return RequestSpec("GET", "/v1/connections", name="GET /v1/connections", headers=_auth(user))
 
 
-def _read_body(followup: FollowUp, response: ResponseInfo) -> None:
-    """The engine keeps a response body only for specs with an ``after`` hook; a poll needs the body."""
-
-
 def _follow_sync_job(followup: FollowUp, response: ResponseInfo) -> None:
     """Poll the accepted job until it ends; its request-to-SUCCEEDED time is the manual sync latency."""
     if response.status != 202:
@@ -148,7 +144,7 @@ def _follow_sync_job(followup: FollowUp, response: ResponseInfo) -> None:
     def poll() -> None:
         while followup.elapsed_s() < SYNC_POLL_TIMEOUT_S:
             answer = followup.request(RequestSpec("GET", f"/v1/sync-jobs/{job_id}", name=E2E_POLL_LABEL,
-                                                  headers=headers, after=_read_body))
+                                                  headers=headers))
             status = answer.json().get("status") if answer.status == 200 else None
             if status == "SUCCEEDED":
                 followup.record_latency("manual_sync", followup.elapsed_s())

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
-from reports.gates import GateConfigError, GateReport, evaluate_gates, gate_set_from_options
+from reports.gates import GateReport, GateSet, evaluate_gates
 from reports.result import RunResult
 from reports.writer import ReportPaths, write_reports
 from scenarios.syncwell import BUILDERS, CONTEXT_ENV, ContextConnection, ContextUser, write_context
@@ -49,8 +49,7 @@ class LoadOptions:
     master_port: int = 0
     pool_size: int = 400
     window_s: float = 10.0
-    gate_file: Path | None = None
-    gate_overrides: Sequence[str] = ()
+    gates: GateSet = field(default_factory=GateSet)
     drain_timeout_s: float = 60.0
     sample_interval_s: float = 2.0
     stack_options: Mapping[str, Any] = field(default_factory=dict)
@@ -233,10 +232,6 @@ def _accepted_jobs(result: RunResult) -> int:
 
 
 def run_load(options: LoadOptions) -> LoadOutcome:
-    try:
-        gate_set = gate_set_from_options(options.gate_file, options.gate_overrides)
-    except (GateConfigError, OSError) as exc:
-        raise UsageError(f"gates: {exc}") from exc
     events = schedule_for(options)
     if not events:
         raise UsageError("the schedule is empty: raise --dau, --compress or --duration")
@@ -270,7 +265,7 @@ def run_load(options: LoadOptions) -> LoadOutcome:
         finally:
             if sampler is not None:
                 sampler.stop()
-    report = evaluate_gates(result, gate_set)
+    report = evaluate_gates(result, options.gates)
     paths = write_reports(options.out_dir, result, report, series)
     return LoadOutcome(result, report, paths, series)
 

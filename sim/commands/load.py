@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from reports.gate_cli import add_gate_arguments, gate_set_from_args
 from sim.models import model_names
 
 DESCRIPTION = """\
@@ -18,7 +19,7 @@ started by 'swsim up'; --target URL --context FILE drives any deployment."""
 EPILOG = """\
 examples:
   swsim load --model nominal --dau 2000 --compress 144 --duration 120 --out runs/nominal
-  swsim load --duration 60 --gate api_p99.threshold=300 --gates my-gates.yaml
+  swsim load --duration 60 --gate api_p99=300 --gate-file reports/gates.example.yaml
   swsim load --workers 2 --out runs/distributed          # a Locust master and 2 worker processes
   swsim load --target https://staging.example --context users.json --out runs/staging
 
@@ -53,11 +54,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--master-port", type=int, default=0, help="port of the Locust master (default: any free)")
     parser.add_argument("--pool-size", type=_positive_int, default=400, help="concurrent requests allowed (default 400)")
     parser.add_argument("--window", type=_positive_float, default=10.0, help="gate/histogram window in s (default 10)")
-    parser.add_argument("--gates", type=Path, help="YAML gate file (overrides the defaults)")
-    parser.add_argument("--gate", action="append", default=[], metavar="NAME.FIELD=VALUE",
-                        help="override one gate field, e.g. api_p99.threshold=300 (repeatable)")
     parser.add_argument("--drain-timeout", type=_positive_float, default=60.0,
                         help="seconds to wait after the load for the queue to drain (default 60)")
+    add_gate_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -74,8 +73,8 @@ def run(args: argparse.Namespace) -> int:
                           stack_state=args.stack_state, users=args.users, history_days=args.history_days, workers=args.workers,
                           expect_workers=args.expect_workers, master_bind=args.master_bind,
                           master_port=args.master_port,
-                          pool_size=args.pool_size, window_s=args.window, gate_file=args.gates,
-                          gate_overrides=args.gate, drain_timeout_s=args.drain_timeout)
+                          pool_size=args.pool_size, window_s=args.window, gates=gate_set_from_args(args),
+                          drain_timeout_s=args.drain_timeout)
     outcome = run_load(options)
     print(gate_table(outcome.gate_report))
     for failed in outcome.gate_report.failed():
