@@ -1,7 +1,6 @@
 """The OpenAPI document agrees with the routes, is served as-is, and a fuzzing run finds no 5xx."""
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
