@@ -104,7 +104,7 @@ class AwsChaosProxy:
     # ---- one client connection -------------------------------------------------------------------------------
     async def _serve(self, listener: ServiceListener, reader: asyncio.StreamReader,
                      writer: asyncio.StreamWriter) -> None:
-        upstream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        links = UpstreamLinks()
         try:
             while True:
                 head = await read_head(reader)
@@ -120,19 +120,17 @@ class AwsChaosProxy:
                     if not head.keep_alive:
                         return
                     continue
-                upstream, keep = await self._proxy(listener, head, body, writer, upstream)
-                if not keep:
+                if not await self._proxy(listener, head, body, writer, links):
                     return
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
             _reset(writer)
         finally:
-            if upstream is not None:
-                upstream[1].close()
+            links.close()
             writer.close()
 
     async def _proxy(self, listener: ServiceListener, head: Head, body: bytes, writer: asyncio.StreamWriter,
-                     upstream: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None
-                     ) -> tuple[tuple[asyncio.StreamReader, asyncio.StreamWriter] | None, bool]:
+                     links: "UpstreamLinks") -> bool:
+        """Answer one request (injected error, or the upstream's response); False when the connection ends."""
         method, target = head.first[0], head.first[1]
         payload = dechunk(body) if b"chunked" in head.headers.get(b"transfer-encoding", b"") else body
         call = identify(method, target, head.headers, payload, listener.service)
@@ -147,34 +145,37 @@ class AwsChaosProxy:
             assert rule.status is not None and rule.code is not None
             writer.write(error_response(call, rule.status, rule.code, rule.message, head.keep_alive))
             await writer.drain()
-            return upstream, head.keep_alive
-        up = self.upstreams.get(call.service or "")
+            return head.keep_alive
+        service = call.service or ""
+        up = self.upstreams.get(service)
         if up is None:
             writer.write(_plain(400, f"no upstream for service {call.service!r}", head.keep_alive))
             await writer.drain()
-            return upstream, head.keep_alive
-        if upstream is None or upstream[1].is_closing():
+            return head.keep_alive
+        request = _forward_head(head) + body
+        for attempt in (1, 2):
             try:
-                upstream = await asyncio.open_connection(up.host, up.port, limit=1 << 20)
+                conn, reused = await links.get(service, up)
             except OSError:
                 _reset(writer)  # the emulator is down: the client sees a dropped connection
-                return None, False
-        request_head = _forward_head(head)
-        upstream[1].write(request_head + body)
-        response = await read_head(upstream[0])
-        if response is None:
-            raise ConnectionError("upstream closed without a response")
+                return False
+            conn[1].write(request)
+            response = await read_head(conn[0])
+            if response is not None:
+                break
+            conn[1].close()
+            if not reused or attempt == 2:  # a kept connection the server had closed: once more on a fresh one
+                raise ConnectionError("upstream closed without a response")
         status = int(response.first[1])
-        rbody, closes = await read_body(upstream[0], response, response_to_head=method == "HEAD", status=status)
-        raw = b"\r\n".join([" ".join(response.first).encode("latin-1"), *response.raw_lines]) + b"\r\n\r\n"
-        writer.write(raw + rbody)
-        await writer.drain()
+        rbody, closes = await read_body(conn[0], response, response_to_head=method == "HEAD", status=status)
+        writer.write(_client_head(response, head.keep_alive, closes) + rbody)
         if closes or not response.keep_alive:
-            upstream[1].close()
-            upstream = None
-            if closes:
-                return None, False
-        return upstream, head.keep_alive
+            conn[1].close()
+            links.prepare(service, up)  # moto closes every connection: open the next one while the client reads
+        else:
+            links.put(service, conn)
+        await writer.drain()
+        return head.keep_alive and not closes
 
     # ---- control API -----------------------------------------------------------------------------------------
     async def _control(self, method: str, target: str, body: bytes, keep_alive: bool) -> bytes:
@@ -220,11 +221,64 @@ class AwsChaosProxy:
         return {"listeners": {s: self.url(s) for s in self.upstreams}, "edge": self.url(None)}
 
 
+Conn = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+
+
+class UpstreamLinks:
+    """One client connection's upstream connections (per service, for the edge), and a spare opened ahead: moto
+    closes each connection after one response, so connecting for the next call overlaps the client's turn."""
+
+    def __init__(self) -> None:
+        self.kept: dict[str, Conn] = {}
+        self.spares: dict[str, asyncio.Future[Conn]] = {}
+
+    async def get(self, service: str, up: Upstream) -> tuple[Conn, bool]:
+        """A connection and whether it was open before this call (it may have been closed by the server)."""
+        conn = self.kept.pop(service, None)
+        if conn is not None and not conn[1].is_closing():
+            return conn, True
+        spare = self.spares.pop(service, None)
+        if spare is not None:
+            try:
+                conn = await spare
+            except OSError:
+                conn = None
+            if conn is not None and not conn[1].is_closing():
+                return conn, True
+        return await asyncio.open_connection(up.host, up.port, limit=1 << 20), False
+
+    def put(self, service: str, conn: Conn) -> None:
+        self.kept[service] = conn
+
+    def prepare(self, service: str, up: Upstream) -> None:
+        if service not in self.spares:
+            self.spares[service] = asyncio.ensure_future(asyncio.open_connection(up.host, up.port, limit=1 << 20))
+
+    def close(self) -> None:
+        for conn in self.kept.values():
+            conn[1].close()
+        for spare in self.spares.values():
+            if not spare.done():
+                spare.cancel()
+            elif not spare.cancelled() and spare.exception() is None:
+                spare.result()[1].close()
+        self.kept.clear()
+        self.spares.clear()
+
+
 def _forward_head(head: Head) -> bytes:
     """The request head as received, minus ``Expect`` (the proxy already answered 100 Continue)."""
     lines = [line for line in head.raw_lines if not line.lower().startswith(b"expect:")] \
         if b"expect" in head.headers else head.raw_lines
     return b"\r\n".join([" ".join(head.first).encode("latin-1"), *lines]) + b"\r\n\r\n"
+
+
+def _client_head(response: Head, keep_alive: bool, delimited_by_close: bool) -> bytes:
+    """The upstream's response head with the hop-by-hop ``Connection`` set for the client's hop: moto closes
+    every connection, but the client may keep its connection to the proxy (the proxy reconnects upstream)."""
+    lines = [line for line in response.raw_lines if not line.lower().startswith((b"connection:", b"keep-alive:"))]
+    lines.append(b"Connection: keep-alive" if keep_alive and not delimited_by_close else b"Connection: close")
+    return b"\r\n".join([" ".join(response.first).encode("latin-1"), *lines]) + b"\r\n\r\n"
 
 
 def _reset(writer: asyncio.StreamWriter) -> None:
