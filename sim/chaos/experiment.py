@@ -118,7 +118,6 @@ class Experiment:
     method: tuple[MethodStep, ...]
     steady_state: tuple[ProbeSpec, ...]
     invariants: tuple[InvariantSpec, ...]
-    worker_env: Mapping[str, str] = field(default_factory=dict)
     recovery_s: float = 3.0  # after the last rollback, before the "after" phase is judged
     path: str = ""
 
@@ -238,7 +237,7 @@ def _clean(data: Any) -> Any:
 
 def experiment_from_mapping(data: Mapping[str, Any], source: str) -> Experiment:
     top = _Reader(data, source, "experiment", {"name", "title", "description", "seeds", "load", "short", "method",
-                                                "steady_state", "invariants", "worker_env", "recovery_s"})
+                                                "steady_state", "invariants", "recovery_s"})
     name = top.get("name", str)
     load = _load_spec(top.get("load", dict, {}), source)
     short_data = top.get("short", dict, None)
@@ -254,10 +253,9 @@ def experiment_from_mapping(data: Mapping[str, Any], source: str) -> Experiment:
         top.fail(f"method step names must be unique, got {names}")
     probes = tuple(_probe(entry, source) for entry in top.get("steady_state", list, []))
     invariants = tuple(_invariant(entry, source, set(names)) for entry in top.get("invariants", list, []))
-    worker_env = {str(k): str(v) for k, v in _clean(top.get("worker_env", dict, {})).items()}
     experiment = Experiment(name=name, title=top.get("title", str, name), description=top.get("description", str, ""),
                             seeds=tuple(str(s) for s in top.get("seeds", list, [])), load=load, short=short,
-                            method=method, steady_state=probes, invariants=invariants, worker_env=worker_env,
+                            method=method, steady_state=probes, invariants=invariants,
                             recovery_s=top.number("recovery_s", 5.0, minimum=0), path=source)
     for step in method:
         if step.start_s > load.duration_s:

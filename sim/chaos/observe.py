@@ -100,7 +100,8 @@ class Observer:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=5)
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
         for control in self._fakes.values():
             control.close()
 

@@ -19,7 +19,7 @@ def chaos_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     from stack.launcher import Stack
 
     with Stack.start(state_dir=tmp_path_factory.mktemp("chaos-stack"), deadline_s=120,
-                     **stack_options(users=12)) as stack:
+                     **stack_options(users=40)) as stack:
         prepare(stack)
         yield stack
 
