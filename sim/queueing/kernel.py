@@ -38,7 +38,7 @@ C_SUCCEEDED = 3
 C_DEAD_LETTERED = 4
 C_DLQ_BY_REFUSAL = 5
 C_SUCCEEDED_AFTER_HORIZON = 6
-C_UNUSED = 7
+C_ITERATIONS = 7
 C_WAITING_NEW = 8
 C_WAITING_READY = 9
 C_PENDING = 10
@@ -210,6 +210,7 @@ def run_kernel(
     max_limit_seen = limit
 
     while True:
+        counters[C_ITERATIONS] += 1
         # 1. Bring the state up to `now`.
         while seen < n and arrivals[seen] <= now:
             seen += 1
@@ -371,9 +372,13 @@ def run_kernel(
         if idle:
             break
         next_time = np.inf
-        if comp_size > 0:
+        slots = math.floor(limit)
+        # A completion matters only when it frees a slot someone waits for, or to finish the run: with spare
+        # slots and an empty queue it just lowers `busy`, which the next event does anyway (halves the events).
+        drained = taken == n and ready_head == ready_tail and pend_size == 0
+        if comp_size > 0 and (busy >= slots or drained):
             next_time = comp_keys[0]
-        if busy < math.floor(limit):
+        if busy < slots:
             if seen < n and arrivals[seen] < next_time:
                 next_time = arrivals[seen]
             if pend_size > 0 and pend_keys[0] < next_time:
