@@ -9,9 +9,9 @@ import pytest
 from sim.chaos.catalog import GAMEDAYS_DIR
 from sim.chaos.gameday import load_gameday
 from sim.chaos.runner import run_experiment
-from tests.chaos.conftest import run_short, verdict
+from tests.chaos.conftest import catalog_only, run_short, verdict
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, catalog_only]
 
 
 @pytest.mark.parametrize("name", ["provider-latency", "provider-429-storm", "dns-failure", "webhook-storm",
