@@ -45,6 +45,9 @@ class TtlCache(Generic[V]):
         self._entries.move_to_end(key)
         return entry[1]
 
+    def discard(self, key: str) -> None:
+        self._entries.pop(key, None)
+
     def put(self, key: str, value: V, ttl_s: float | None = None) -> None:
         self._entries[key] = (time.monotonic() + (self.ttl_s if ttl_s is None else ttl_s), value)
         if len(self._entries) > self.size:
@@ -80,6 +83,7 @@ class ApiContext:
     provider_users: TtlCache[str | None] = field(default_factory=lambda: TtlCache(100_000, 60.0))
     background: set[asyncio.Task[Any]] = field(default_factory=set)
     outcomes: Any = None        # jobs.EnqueueOutcomes (set by the app; typed loosely to avoid an import cycle)
+    user_connections: TtlCache[list[dict[str, Any]]] = field(default_factory=lambda: TtlCache(50_000, 10.0))
 
     def tune(self, key: str, default: Any) -> Any:
         return self.config.tuning.get("api", {}).get(key, default)
@@ -126,6 +130,22 @@ class ApiContext:
         user_id = await self.store.user_for_provider_user(provider, provider_user_id)
         self.provider_users.put(cache_key, user_id, None if user_id else 5.0)
         return user_id
+
+    async def connections_for_jobs(self, user_id: str) -> list[dict[str, Any]]:
+        """The user's connections as seen by job validation, cached briefly (``api.connection_cache_ttl_s``):
+        one DynamoDB Query fewer per sync job for active users. The worker re-reads the connections, so a
+        stale entry can only let through a job that then fails there; GET /v1/connections always reads."""
+        ttl = float(self.tune("connection_cache_ttl_s", 10))
+        cached = self.user_connections.get(user_id) if ttl > 0 else _MISSING
+        if cached is not _MISSING:
+            return cached  # type: ignore[return-value]
+        connections = await self.store.list_connections(user_id)
+        if ttl > 0:
+            self.user_connections.put(user_id, connections, ttl)
+        return connections
+
+    def forget_connections(self, user_id: str) -> None:
+        self.user_connections.discard(user_id)
 
     def spawn(self, coro: Any) -> None:
         """Run work after the response (exports, account deletion), keeping a reference so it is not GC'd."""

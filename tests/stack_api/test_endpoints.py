@@ -48,8 +48,14 @@ def test_delete_connection_removes_it_its_configs_and_mapping(client, minter, us
     strava = connections["strava"]
     backend.put({"PK": f"USER#{user_id}", "SK": f"SYNCCONFIG#{strava}##workout", "sourceConnectionId": strava,
                  "destinationConnectionId": connections["fitbit"], "dataType": "workout", "version": 1})
+    job = {"sourceConnectionId": strava, "destinationConnectionId": connections["fitbit"], "dataType": "workout",
+           "mode": "manual"}
+    before = client.post("/v1/sync-jobs", headers={**auth(minter, user_id), **idem()}, json=job)
+    assert before.status_code == 202                 # (also caches the user's connections in the process)
     response = client.delete(f"/v1/connections/{strava}", headers={**auth(minter, user_id), **idem()})
     assert response.status_code == 204 and response.content == b""
+    after = client.post("/v1/sync-jobs", headers={**auth(minter, user_id), **idem()}, json=job)
+    assert after.status_code == 404                  # the deletion invalidated the cached connections
     assert backend.get(f"USER#{user_id}", f"CONN#{strava}") is None
     assert backend.get(f"USER#{user_id}", f"SYNCCONFIG#{strava}##workout") is None
     assert backend.get(f"PROVIDERUSER#strava#strava-{user_id}", f"PROVIDERUSER#strava#strava-{user_id}") is None
