@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 import sys
 from pathlib import Path
 from typing import Any, Iterator
@@ -157,3 +158,25 @@ def test_a_restarted_proxy_comes_back_on_the_ports_the_services_use(stack: Stack
     assert redis.Redis.from_url(stack.service_env()["SYNCWELL_REDIS_URL"]).ping()
     poll(lambda: AwsChaosClient(str(stack.aws_chaos_url)).counters()["calls"],
          lambda c: c.get("sqs.ReceiveMessage", 0) > 0)
+
+
+def test_dynamodb_outage_through_the_proxy_makes_the_api_answer_503_fast(stack: Stack, ctx: FaultContext) -> None:
+    from stack.launcher.driver import auth_headers, sync_body
+
+    user = stack.users[0]
+    warm = httpx.post(f"{stack.api_url}/v1/sync-jobs", json=sync_body(user),
+                      headers=auth_headers(stack, user.user_id, "faults-ddb-warm"), timeout=30)
+    assert warm.status_code == 202, warm.text   # keys and connections warm: what follows times the outage only
+    rollback = build_fault({"name": "ddb-down", "type": "aws_outage", "target": {"service": "dynamodb"}}).apply(ctx)
+    try:
+        started = time.monotonic()
+        response = httpx.post(f"{stack.api_url}/v1/sync-jobs", json=sync_body(user),
+                              headers=auth_headers(stack, user.user_id, "faults-ddb-down"), timeout=30)
+        elapsed = time.monotonic() - started
+    finally:
+        rollback()
+    assert response.status_code == 503, response.text
+    assert elapsed < 4.0, f"{elapsed:.2f} s: the API should give up fast (its AWS call deadline is 4 s)"
+    again = httpx.post(f"{stack.api_url}/v1/sync-jobs", json=sync_body(user),
+                       headers=auth_headers(stack, user.user_id, "faults-ddb-up"), timeout=30)
+    assert again.status_code == 202, again.text
