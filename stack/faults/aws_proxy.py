@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from stack.faults.aws_wire import CallInfo, error_response, identify
+from stack.faults.aws_wire import error_response, identify
 from stack.faults.chaos_rules import RuleSet
 from stack.faults.envelope import FaultDefinitionError
 from stack.faults.http_wire import Head, dechunk, read_body, read_head

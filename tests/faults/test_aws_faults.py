@@ -192,3 +192,12 @@ def test_aws_outage_error_mode_answers_503(ctx, ddb_url) -> None:
 def test_the_edge_listener_routes_by_signing_scope(aws_proxy, ddb_url) -> None:
     edge = client("dynamodb", aws_proxy.url)
     assert TABLE in edge.list_tables()["TableNames"]
+
+
+def test_a_localstack_rule_without_an_error_answers_503_service_unavailable(aws_proxy, ddb_url) -> None:
+    rule = {"service": "dynamodb", "operation": "GetItem"}
+    httpx.post(aws_proxy.url + "/_localstack/chaos/faults", json=[rule]).raise_for_status()
+    with pytest.raises(botocore.exceptions.ClientError) as info:
+        timed_get(client("dynamodb", ddb_url, max_attempts=0))
+    assert info.value.response["Error"]["Code"] == "ServiceUnavailable"
+    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503

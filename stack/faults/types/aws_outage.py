@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from stack.faults.aws_errors import AWS_SERVICE_NAMES
-from stack.faults.base import REQUIRED, BaseFault, Rollback, once
+from stack.faults.base import BaseFault, Rollback, once
 from stack.faults.registry import register
 
 if TYPE_CHECKING:

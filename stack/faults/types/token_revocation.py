@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from stack.faults.base import NUMBER
 from stack.faults.provider_base import ProviderFault
 from stack.faults.registry import register
 
