@@ -34,6 +34,9 @@ class LaunchOptions:
     worker_concurrency: int | None = None
     zygote: bool = True                  # fork the Python processes from one warm process (faster start)
     fake_config: Mapping[str, Any] | None = None  # startup config of the fakes (as PUT /_fake/config)
+    workers: int = 1                     # worker processes: "worker" (1) or "worker-1".."worker-N" (chaos: AZs)
+    fault_proxies: bool = True           # AWS chaos proxy and Redis fault proxy in front of moto and Redis
+    dns_names: bool = True               # services reach the fakes by host name through the DNS hook
 
 
 @dataclass(frozen=True)
@@ -90,13 +93,21 @@ def _application(options: LaunchOptions) -> list[ServiceSpec]:
         worker_args += ["--concurrency", str(options.worker_concurrency)]
     return [
         ServiceSpec("api", "app", python_module("stack.api", "--port", "0"), module="stack.api"),
-        ServiceSpec("worker", "app", python_module("stack.worker", *worker_args), module="stack.worker",
-                    port_flag="--health-port"),
+        *worker_specs(options.workers, worker_args),
         ServiceSpec("coalescer", "app", python_module("stack.coalescer", "--health-port", "0"),
                     module="stack.coalescer", port_flag="--health-port"),
         ServiceSpec("scheduler", "app", python_module("stack.scheduler", "--health-port", "0"),
                     module="stack.scheduler", port_flag="--health-port"),
     ]
+
+
+def worker_specs(count: int, worker_args: list[str]) -> list[ServiceSpec]:
+    """One worker is "worker"; several are "worker-1".."worker-N", each with its own backoff-jitter seed."""
+    if count <= 1:
+        return [ServiceSpec("worker", "app", python_module("stack.worker", *worker_args), module="stack.worker",
+                            port_flag="--health-port")]
+    return [ServiceSpec(f"worker-{i}", "app", python_module("stack.worker", *worker_args, "--seed", str(i)),
+                        module="stack.worker", port_flag="--health-port") for i in range(1, count + 1)]
 
 
 def fake_spec(provider: str, config: Mapping[str, Any] | None = None) -> ServiceSpec:

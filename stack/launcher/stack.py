@@ -33,8 +33,9 @@ from stack.bootstrap import BootstrapResult, create_resources, local_app_secret
 from stack.config import PROVIDERS, StackConfig
 from stack.launcher.process import ForkedProcess, ManagedProcess, ProcessFailed
 from stack.launcher.zygote import EXIT_PREFIX, FORKED_PREFIX
-from stack.launcher.services import AWS_SERVICES, LaunchOptions, ServiceSpec, application, infrastructure
+from stack.launcher.services import AWS_SERVICES, LaunchOptions, ServiceSpec, application, forked, infrastructure
 from stack.seed import SeedResult, SeededUser, seed_users
+from stack.faults import launch as fault_launch
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STATE_FILE_NAME = "state.json"
@@ -95,6 +96,8 @@ class Stack:
         self._stopped = threading.Event()
         self._monitor: threading.Thread | None = None
         self._minter: Any = None
+        self._fault_env: dict[str, str] = {}
+        self.hosts_file: Path | None = None
 
     # ---- construction ----------------------------------------------------------------------------------------
     @classmethod
@@ -104,8 +107,8 @@ class Stack:
               moto_server: Literal["threaded", "gevent"] = "threaded", sqs_speedup: bool = True,
               worker_concurrency: int | None = None, deadline_s: float = 60.0, zygote: bool = True,
               extra_env: Mapping[str, str] | None = None,
-              extra_services: list[ServiceSpec] | None = None,
-              fake_config: Mapping[str, Any] | None = None) -> "Stack":
+              extra_services: list[ServiceSpec] | None = None, workers: int = 1, fault_proxies: bool = True,
+              dns_names: bool = True, fake_config: Mapping[str, Any] | None = None) -> "Stack":
         """Bring the stack up and return it running; raises :class:`StackStartError` (everything stopped).
 
         ``services`` limits the processes started (names as in ``stack.processes``; default: all available);
@@ -113,13 +116,18 @@ class Stack:
         ``{"coalescer": {"delay_s": 2}}``); ``extra_services`` adds processes of your own (their phase decides
         when they start; they get the same environment as the services); ``fake_config`` is the fakes' startup
         configuration (keys of ``PUT /_fake/config``, e.g. ``{"history_days": 7}`` for quicker syncs).
+        Fault layers (stack.faults): ``workers`` worker processes ("worker", or "worker-1".."worker-N");
+        ``fault_proxies`` puts the AWS chaos proxy and the Redis fault proxy between the services and moto/Redis
+        (the harness's own clients, ``aws_env``, stay direct); ``dns_names`` gives the services the fakes' URLs
+        by host name (``fake-strava.swsim.internal``), resolved by the DNS hook (stack.faults.resolver).
         """
         owns = state_dir is None
         root = Path(tempfile.mkdtemp(prefix="swsim-stack-")) if owns else Path(state_dir)  # type: ignore[arg-type]
         (root / "logs").mkdir(parents=True, exist_ok=True)
         options = LaunchOptions(state_dir=root, keys_dir=root / "keys", redis=redis, moto_server=moto_server,
                                 sqs_speedup=sqs_speedup, worker_concurrency=worker_concurrency,
-                                zygote=zygote, fake_config=fake_config)
+                                zygote=zygote, workers=workers, fault_proxies=fault_proxies, dns_names=dns_names,
+                                fake_config=fake_config)
         stack = cls(options, users, seed, appconfig, owns, deadline_s, services, extra_env, extra_services)
         atexit.register(stack.stop)
         try:
@@ -147,6 +155,7 @@ class Stack:
         self._start_and_wait(infra)
         warm.join()
         self.timings.infra_s = time.monotonic() - started
+        self._start_and_wait(self._fault_proxy_specs())
 
         t0 = time.monotonic()
         config = StackConfig.from_env(self.service_env())
@@ -162,7 +171,8 @@ class Stack:
             if has_aws and self.user_count > 0 and all(f"fake-{p}" in self.endpoints for p in PROVIDERS):
                 seeding = pool.submit(seed_users, config, {p: self.fake_url(p) for p in PROVIDERS},
                                       self.user_count, self.aws_env, self.seed)
-            apps = self._select(application(self.options) + self._extra("app"))
+            self._enable_fault_layers()
+            apps = [self._hooked(s) for s in self._select(application(self.options) + self._extra("app"))]
             self._start_and_wait(apps)
             self.timings.app_s = time.monotonic() - t0
             if seeding is not None:
@@ -237,6 +247,50 @@ class Stack:
         elif info.get("health_url"):
             self.endpoints[name] = str(info["health_url"]).rstrip("/")
 
+    # ---- fault layers (stack.faults.launch) ----------------------------------------------------------------------
+    def _fault_proxy_specs(self) -> list[ServiceSpec]:
+        """The fault proxies, when on and the stack is whole (a partial stack starts them only when named)."""
+        if not self.options.fault_proxies:
+            return []
+        specs = fault_launch.proxy_specs(self.endpoints, self.seed)
+        if self.only_services is not None:
+            specs = [spec for spec in specs if spec.name in self.only_services]
+        return self._select(forked(specs) if self.options.zygote else specs)
+
+    def _enable_fault_layers(self) -> None:
+        """From here on the services' environment goes through the proxies and the DNS hook."""
+        fakes = self._fake_urls()
+        if self.options.dns_names and fakes:
+            self.hosts_file = fault_launch.write_hosts_file(self.state_dir, fakes)
+        self._fault_env = fault_launch.proxied_env(self.ready_info)
+        if self.hosts_file is not None:
+            self._fault_env["SWSIM_HOSTS_FILE"] = str(self.hosts_file)
+            self._fault_env.update({f"SYNCWELL_PROVIDER_URL_{p.upper()}": url
+                                    for p, url in fault_launch.named_provider_urls(fakes).items()})
+
+    def _fake_urls(self) -> dict[str, str]:
+        return {p: self.fake_url(p) for p in PROVIDERS if f"fake-{p}" in self.endpoints}
+
+    def _hooked(self, spec: ServiceSpec) -> ServiceSpec:
+        return fault_launch.hooked(spec) if self.hosts_file is not None else spec
+
+    @property
+    def worker_names(self) -> list[str]:
+        """The worker processes, in order ("worker", or "worker-1".."worker-N")."""
+        from stack.faults.processes import worker_names_of
+
+        return worker_names_of(list(self.processes))
+
+    @property
+    def aws_chaos_url(self) -> str | None:
+        """The AWS chaos proxy's control/edge URL (LocalStack's Chaos API under /_localstack/chaos/)."""
+        return self.ready_info.get(fault_launch.AWS_PROXY, {}).get("url")
+
+    @property
+    def redis_proxy_url(self) -> str | None:
+        """The Redis fault proxy's control API URL (toxics)."""
+        return self.ready_info.get(fault_launch.REDIS_PROXY, {}).get("control_url")
+
     def _env_for(self, spec: ServiceSpec) -> dict[str, str]:
         return {"SWSIM_SERVICE_NAME": spec.name}
 
@@ -286,6 +340,7 @@ class Stack:
             env["SYNCWELL_JWT_ISSUERS"] = json.dumps(issuers)
         if self.appconfig:
             env["SYNCWELL_APPCONFIG_FILE"] = str(self.state_dir / "appconfig.yaml")
+        env.update(self._fault_env)
         env.update(self.extra_env)
         return env
 
@@ -433,6 +488,7 @@ class Stack:
             "users": len(self.users),
             "users_file": str(self.state_dir / "users.json"),
             "timings": self.timings.__dict__,
+            "faults": fault_launch.faults_block(self.ready_info, self.hosts_file, self._fake_urls(), self.worker_names),
         }
 
     def _write_state(self, stopped: bool = False) -> None:
