@@ -92,13 +92,16 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=1, help="worker processes")
     parser.add_argument("--history-days", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument("--direct", action="store_true",
+                        help="no fault proxies / DNS names between the services and moto, Redis and the fakes")
     args = parser.parse_args()
     t0 = time.perf_counter()
     appconfig = {"token_buckets": {p: {"rate_per_s": 5000, "burst": 5000} for p in ("strava", "fitbit", "garmin")}}
     with Stack.start(users=args.users, worker_concurrency=args.concurrency, workers=args.workers,
                      fake_config={"history_days": args.history_days, "heavy_bytes": 20_000,
                                   "rate_limits": {"enabled": False}},  # the worker, not the fakes, is measured
-                     appconfig=appconfig, deadline_s=180) as stack:
+                     appconfig=appconfig, deadline_s=180, fault_proxies=not args.direct,
+                     dns_names=not args.direct) as stack:
         print(f"stack up in {time.perf_counter() - t0:.1f}s with {args.users} users, "
               f"{args.workers} worker process(es) x {args.concurrency} threads", flush=True)
         sqs = aws_clients.client("sqs", stack.aws_env)

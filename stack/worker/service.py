@@ -65,7 +65,7 @@ class WorkerService:
         self.config = config
         self.settings = settings
         self.counters = Counters()
-        pool = max(10, settings.concurrency * 4)
+        pool = max(16, settings.concurrency * 12)  # pollers x parallel lock writes share one pool per service
         self.sqs = aws_client("sqs", config, pool)
         self.ddb = aws_client("dynamodb", config, pool)
         self.secrets = aws_client("secretsmanager", config, pool)
