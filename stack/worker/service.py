@@ -16,6 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from stack.config import StackConfig
 from stack.providers import make_clients
 from stack.worker.credentials import CredentialStore
+from stack.worker.device import DeviceUploads
 from stack.worker.health import Counters, HealthServer
 from stack.worker.processor import FAULTY, BatchProcessor, ProcessorSettings
 from stack.worker.requeue import Backoff, Requeuer
@@ -81,7 +82,8 @@ class WorkerService:
                                            ttl_s=settings.cache_ttl_s,
                                            on_refresh=lambda _p: self.counters.add("token_refreshes"))
         self.engine = SyncEngine(self.providers, self.credentials,
-                                 on_written=lambda n: self.counters.add("items_written", n))
+                                 on_written=lambda n: self.counters.add("items_written", n),
+                                 device_uploads=DeviceUploads(aws_client("s3", config, pool)))
         self.queue_url = self.sqs.get_queue_url(QueueName=config.hot_queue)["QueueUrl"]
         intervals = {"PRO": int(config.tuning.get("scheduler", {}).get("pro_interval_s", 900)),
                      "FREE": int(config.tuning.get("scheduler", {}).get("free_interval_s", 86400))}

@@ -13,6 +13,7 @@ from typing import Any, Callable, Mapping, TypeVar
 from stack.providers import HttpProvider, ItemMeta, TokenExpired, TokenRevoked, external_id_for
 from stack.worker.conflicts import TZ_SHIFT_MAX_S, resolve
 from stack.worker.credentials import CredentialStore
+from stack.worker.device import DeviceUploadMissing, DeviceUploads
 
 T = TypeVar("T")
 
@@ -53,8 +54,10 @@ def _chunks(items: list[ItemMeta]) -> list[list[ItemMeta]]:
 
 class SyncEngine:
     def __init__(self, providers: Mapping[str, HttpProvider], credentials: CredentialStore, *,
-                 page_limit: int = 200, on_written: Callable[[int], None] | None = None) -> None:
+                 page_limit: int = 200, on_written: Callable[[int], None] | None = None,
+                 device_uploads: DeviceUploads | None = None) -> None:
         self._providers = providers
+        self._device_uploads = device_uploads
         self._creds = credentials
         self._page_limit = page_limit
         self._on_written = on_written
@@ -63,6 +66,8 @@ class SyncEngine:
             config: Mapping[str, Any] | None, deadline: float, outcome: SyncOutcome,
             already_written: frozenset[str] = frozenset()) -> SyncOutcome:
         """Fills ``outcome`` as it goes, so the caller knows what was written even when this raises part-way."""
+        if job.get("origin") == "device":
+            return self._run_device_upload(job, destination, deadline, outcome, already_written)
         if source is None or destination is None:
             raise MissingState("source or destination connection not found")
         for connection in (source, destination):
@@ -79,13 +84,8 @@ class SyncEngine:
         outcome.listed, outcome.new_cursor, outcome.cursor_advanced = len(items), new_cursor, new_cursor > cursor
         if not items:
             return outcome
-        # Wide enough to see our own earlier writes even when the destination shifted them by a time zone.
-        window = (min(i.start for i in items) - TZ_SHIFT_MAX_S, max(i.start + i.duration_s for i in items) + TZ_SHIFT_MAX_S)
-        dest_items = self._authorised(destination, lambda token: dst_client.list_window(
-            token, data_type, window[0], window[1]))
         external_ids = {i.item_id: external_id_for(i.provider, i.item_id, destination["connectionId"]) for i in items}
-        decision = resolve(items, dest_items, strategy, external_ids, already_written)
-        outcome.items_in_sync, outcome.items_kept = len(decision.in_sync), len(decision.conflicts_kept)
+        decision = self._decide(items, destination, data_type, strategy, external_ids, already_written, outcome)
         # Hydrate and write chunk by chunk (one item, or one Garmin upload window): a run cut short by the token
         # bucket still makes progress, and it never holds more than one chunk of heavy payloads in memory.
         for chunk in _chunks(decision.to_write):
@@ -99,6 +99,51 @@ class SyncEngine:
                 outcome.written_ids.append(external_id)
                 if self._on_written:
                     self._on_written(1)
+        return outcome
+
+    def _decide(self, items: list[ItemMeta], destination: Mapping[str, Any], data_type: str, strategy: str,
+                external_ids: dict[str, str], already_written: frozenset[str], outcome: SyncOutcome) -> Any:
+        """List the destination around the items and resolve conflicts on metadata."""
+        # Wide enough to see our own earlier writes even when the destination shifted them by a time zone.
+        window = (min(i.start for i in items) - TZ_SHIFT_MAX_S, max(i.start + i.duration_s for i in items) + TZ_SHIFT_MAX_S)
+        dst_client = self._providers[destination["provider"]]
+        dest_items = self._authorised(destination, lambda token: dst_client.list_window(
+            token, data_type, window[0], window[1]))
+        decision = resolve(items, dest_items, strategy, external_ids, already_written)
+        outcome.items_in_sync, outcome.items_kept = len(decision.in_sync), len(decision.conflicts_kept)
+        return decision
+
+    def _run_device_upload(self, job: Mapping[str, Any], destination: Mapping[str, Any] | None, deadline: float,
+                           outcome: SyncOutcome, already_written: frozenset[str]) -> SyncOutcome:
+        """The upload is the source, already hydrated: list the destination, resolve, write what is missing."""
+        if self._device_uploads is None:
+            raise MissingState("device uploads are not configured in this worker")
+        if destination is None:
+            raise MissingState("destination connection not found")
+        if destination.get("status") != "active":
+            raise ConnectionNeedsReauth(f"connection {destination.get('connectionId')} is {destination.get('status')}")
+        try:
+            payloads = self._device_uploads.load(job)
+        except DeviceUploadMissing as exc:
+            raise MissingState(str(exc)) from exc
+        outcome.listed = len(payloads)
+        if not payloads:
+            return outcome
+        by_id = {p.meta.item_id: p for p in payloads}
+        external_ids = {item_id: external_id_for("device", f"{job['userId']}:{item_id}", destination["connectionId"])
+                        for item_id in by_id}
+        decision = self._decide([p.meta for p in payloads], destination, str(job["dataType"]), "source_wins",
+                                external_ids, already_written, outcome)
+        dst_client = self._providers[destination["provider"]]
+        for meta in decision.to_write:
+            if time.time() > deadline:
+                raise LeaseExpiring("lease nearly over; the rest is written on retry")
+            external_id = external_ids[meta.item_id]
+            self._authorised(destination, lambda token: dst_client.write(token, by_id[meta.item_id], external_id))
+            outcome.items_written += 1
+            outcome.written_ids.append(external_id)
+            if self._on_written:
+                self._on_written(1)
         return outcome
 
     def _authorised(self, connection: Mapping[str, Any], call: Callable[[str], T]) -> T:
