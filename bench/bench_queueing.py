@@ -54,8 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     fast = min((timed_quiet(lambda: simulate(config, peak_hour)) for _ in range(3)), key=lambda r: r.wall_time_s)
     oracle = timed_quiet(lambda: simulate_simpy(config, peak_hour))
     ratio = oracle.wall_time_s / fast.wall_time_s
-    print(f"fast  {fast.wall_time_s * 1000:9.1f} ms (best of 3)")
-    print(f"simpy {oracle.wall_time_s * 1000:9.1f} ms")
+    print(f"fast  {fast.wall_time_s * 1000:9.1f} ms CPU (best of 3)")
+    print(f"simpy {oracle.wall_time_s * 1000:9.1f} ms CPU")
     print(f"speed-up x{ratio:,.0f}")
     for name, a, b in compare_rows(fast, oracle):
         print(f"  {name:28s} fast {a:12.4f}   simpy {b:12.4f}")
@@ -63,17 +63,21 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def timed(label: str, run) -> QueueSimResult:
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     result = run()
     summary_started = time.perf_counter()
     result.to_summary()
-    print(f"{label}: simulate {result.wall_time_s:.2f} s (summary +{time.perf_counter() - summary_started:.2f} s, "
-          f"total {time.perf_counter() - started:.2f} s)")
+    print(f"{label}: simulate {result.wall_time_s:.2f} s wall (summary +{time.perf_counter() - summary_started:.2f} s; "
+          f"total {time.perf_counter() - started:.2f} s wall, {time.process_time() - cpu_started:.2f} s CPU)")
     return result
 
 
 def timed_quiet(run) -> QueueSimResult:
-    return run()
+    """Run and record CPU seconds in ``wall_time_s``'s place: on a shared machine CPU time is the fair measure."""
+    cpu_started = time.process_time()
+    result = run()
+    result.wall_time_s = time.process_time() - cpu_started
+    return result
 
 
 def report(result: QueueSimResult) -> None:
