@@ -98,9 +98,10 @@ def ledger(evidence: Evidence, params: Mapping[str, Any]) -> InvariantResult:
         else:
             statuses[f"lost:{status}{'' if job_id not in dlq_ids else '+in DLQ without reason'}"] += 1
             lost.append(job_id)
+    unexplained = sum(n for k, n in statuses.items() if k.startswith("lost") and k.endswith("without reason"))
     figures = {"accepted": len(evidence.accepted), "succeeded": statuses["SUCCEEDED"], "dead_lettered": statuses["DLQ"],
-               "lost": len(lost), "lost_examples": lost[:5], "drained": evidence.drained,
-               "by_status": dict(statuses)}
+               "lost": len(lost), "in_dlq_without_reason": unexplained, "nowhere": len(lost) - unexplained,
+               "lost_examples": lost[:5], "drained": evidence.drained, "by_status": dict(statuses)}
     if not evidence.accepted:
         return InvariantResult("ledger", False, "no job was accepted: the experiment measured nothing", figures)
     if lost:

@@ -37,7 +37,9 @@ class SoakFigures:
     accepted: int = 0
     succeeded: int = 0
     dead_lettered: int = 0
-    lost: int = 0
+    lost: int = 0                     # neither SUCCEEDED nor in the DLQ with a reason ...
+    in_dlq_without_reason: int = 0    # ... of which in the DLQ, job still QUEUED (receives spent by kills)
+    nowhere: int = 0                  # ... of which neither in the DLQ nor finished: really gone
     destination_writes: int = 0
     duplicate_writes: int = 0
     drained: bool = False
@@ -141,6 +143,8 @@ def run_soak(stack: Any, rounds: int, jobs_per_round: int, seed: int) -> SoakFig
     figures.succeeded = int(books.figures.get("succeeded", 0))
     figures.dead_lettered = int(books.figures.get("dead_lettered", 0))
     figures.lost = int(books.figures.get("lost", 0))
+    figures.in_dlq_without_reason = int(books.figures.get("in_dlq_without_reason", 0))
+    figures.nowhere = int(books.figures.get("nowhere", 0))
     figures.destination_writes = int(writes.figures.get("writes", 0))
     figures.duplicate_writes = int(writes.figures.get("duplicated", 0))
     figures.seconds = round(time.monotonic() - started, 1)
