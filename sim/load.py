@@ -28,6 +28,10 @@ from sim.schedule import build_rate_profile, generate_arrivals
 
 SYNC_SUBMIT_ENDPOINTS = ("POST /v1/sync-jobs", "POST /v1/device-upload")
 TOKEN_TTL_MARGIN_S = 3600
+# Strava limits per application (200 / 15 min by default): SyncWell at scale runs under a raised limit, so the
+# embedded fake gets one sized for the replay; Fitbit's and Garmin's limits are per user and stay as published.
+STRAVA_APP_LIMITS = {"overall_15min": 1_000_000, "overall_daily": 10_000_000, "read_15min": 1_000_000,
+                     "read_daily": 10_000_000}
 
 
 @dataclass
@@ -103,7 +107,9 @@ def open_target(options: LoadOptions) -> Iterator[Target]:
 
     print(f"starting the embedded stack with {options.users} users ...", file=sys.stderr, flush=True)
     try:
-        stack_options = {"fake_config": {"history_days": options.history_days}, **dict(options.stack_options)}
+        fake_config = {"history_days": options.history_days,
+                       "providers": {"strava": {"rate_limits": STRAVA_APP_LIMITS}}}
+        stack_options = {"fake_config": fake_config, **dict(options.stack_options)}
         stack = Stack.start(users=options.users, seed=options.seed, **stack_options)
     except StackStartError as exc:
         raise SetupError(f"the embedded stack did not start: {exc}") from exc

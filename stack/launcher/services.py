@@ -111,12 +111,17 @@ def worker_specs(count: int, worker_args: list[str]) -> list[ServiceSpec]:
 
 
 def fake_spec(provider: str, config: Mapping[str, Any] | None = None) -> ServiceSpec:
-    """A fake provider that accepts exactly the OAuth app the bootstrap stores in Secrets Manager."""
+    """A fake provider that accepts exactly the OAuth app the bootstrap stores in Secrets Manager.
+
+    ``config`` applies to every fake, except its ``providers`` key: ``{"strava": {...}}`` overrides one fake's
+    keys (the providers' rate-limit settings have different shapes)."""
     app = local_app_secret(provider)
     args = ["--provider", provider, "--port", "0", "--client-id", app["clientId"],
             "--client-secret", app["clientSecret"]]
-    if config:
-        args += ["--config", json.dumps(dict(config))]
+    own = {key: value for key, value in (config or {}).items() if key != "providers"}
+    own.update(((config or {}).get("providers") or {}).get(provider, {}))
+    if own:
+        args += ["--config", json.dumps(own)]
     return ServiceSpec(f"fake-{provider}", "infra", python_module("fake_providers", *args), module="fake_providers")
 
 

@@ -40,21 +40,24 @@ def redis_server() -> Iterator[RedisServer]:
 @pytest.fixture(scope="module")
 def strava() -> Iterator[Any]:
     from fake_providers.testing import run_fake
-    with run_fake("strava", heavy_bytes=4000, upload_processing_seconds=0.5, webhook_auto=False) as fake:
+    # Module-scoped: the app-wide 100 reads / 15 min would run out across tests (then the worker rightly waits for
+    # the next window); provider rate limits are tested with the fakes' own faults instead.
+    with run_fake("strava", heavy_bytes=4000, upload_processing_seconds=0.5, webhook_auto=False,
+                  rate_limits={"enabled": False}) as fake:
         yield fake
 
 
 @pytest.fixture(scope="module")
 def fitbit() -> Iterator[Any]:
     from fake_providers.testing import run_fake
-    with run_fake("fitbit", heavy_bytes=4000, webhook_auto=False) as fake:
+    with run_fake("fitbit", heavy_bytes=4000, webhook_auto=False, rate_limits={"enabled": False}) as fake:
         yield fake
 
 
 @pytest.fixture(scope="module")
 def garmin() -> Iterator[Any]:
     from fake_providers.testing import run_fake
-    with run_fake("garmin", heavy_bytes=4000, webhook_auto=False) as fake:
+    with run_fake("garmin", heavy_bytes=4000, webhook_auto=False, rate_limits={"enabled": False}) as fake:
         yield fake
 
 
