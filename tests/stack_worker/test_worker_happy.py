@@ -10,8 +10,15 @@ from .harness import wait_for
 
 
 def _new_pair(stack, strava, history_days: int = 3):
+    """A SyncWell user with a Strava source that has at least one workout (some synthetic users rest for days:
+    a pair with nothing to sync would make the exactly-once checks vacuous)."""
     user_id = f"u_{uuid.uuid4().hex[:10]}"
-    src_user = strava.control.create_user(history_days=history_days)
+    for _ in range(20):
+        src_user = strava.control.create_user(history_days=history_days)
+        if _source_count(strava, src_user) > 0:
+            break
+    else:
+        raise AssertionError("20 synthetic Strava users in a row had no workout")
     dst_user = strava.control.create_user(history_days=0)
     src = stack.add_connection(user_id, "strava", src_user)
     dst = stack.add_connection(user_id, "strava", dst_user)
