@@ -22,12 +22,18 @@ from stack.api.logs import RateLimitedLogger
 log = logging.getLogger("syncwell.api.ratelimit")
 
 # KEYS[1] bucket; ARGV rate/s, burst. Returns {allowed, retry_after_ms}.
-TOKEN_BUCKET_LUA = """
+_CLOCK_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local rate = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+"""
+
+
+def _spend_token_lua(key: str, rate: str, burst: str) -> str:
+    """Lua that refills the bucket at ``key`` to now and spends one token; returns {allowed, retry_ms}.
+    Shared by the single-bucket script and the combined one (their KEYS/ARGV positions differ)."""
+    return f"""local rate = tonumber({rate})
+local burst = tonumber({burst})
+local state = redis.call('HMGET', {key}, 'tokens', 'ts')
 local tokens = tonumber(state[1])
 local ts = tonumber(state[2])
 if tokens == nil then tokens = burst; ts = now end
@@ -40,10 +46,13 @@ if tokens >= 1 then
 else
   retry_ms = math.ceil((1 - tokens) / rate * 1000)
 end
-redis.call('HSET', KEYS[1], 'tokens', tokens, 'ts', now)
-redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
-return {allowed, retry_ms}
+redis.call('HSET', {key}, 'tokens', tokens, 'ts', now)
+redis.call('PEXPIRE', {key}, math.ceil(burst / rate * 1000) + 1000)
+return {{allowed, retry_ms}}
 """
+
+
+TOKEN_BUCKET_LUA = _CLOCK_LUA + _spend_token_lua("KEYS[1]", "ARGV[1]", "ARGV[2]")
 
 # KEYS[1] counter prefix; ARGV limit, window seconds. A sliding-window estimate over two fixed windows
 # (previous count weighted by the part of it still inside the window, plus the current count), so a client
@@ -66,10 +75,7 @@ return {estimate, retry}
 
 # Both checks of an authenticated /v1 request in ONE round trip: KEYS[1] ip counter prefix, KEYS[2] user bucket;
 # ARGV ip limit, ip window, user rate, user burst. The user's token is only spent when the address is allowed.
-COMBINED_LUA = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local window = tonumber(ARGV[2])
+COMBINED_LUA = _CLOCK_LUA + """local window = tonumber(ARGV[2])
 local index = math.floor(now / window)
 local elapsed = now - index * window
 local ip_key = KEYS[1] .. ':' .. index
@@ -79,25 +85,7 @@ local previous = tonumber(redis.call('GET', KEYS[1] .. ':' .. (index - 1)) or '0
 if math.floor(previous * (1 - elapsed / window) + count) > tonumber(ARGV[1]) then
   return {0, math.ceil(window - elapsed) * 1000}
 end
-local rate = tonumber(ARGV[3])
-local burst = tonumber(ARGV[4])
-local state = redis.call('HMGET', KEYS[2], 'tokens', 'ts')
-local tokens = tonumber(state[1])
-local ts = tonumber(state[2])
-if tokens == nil then tokens = burst; ts = now end
-tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
-local allowed = 0
-local retry_ms = 0
-if tokens >= 1 then
-  tokens = tokens - 1
-  allowed = 1
-else
-  retry_ms = math.ceil((1 - tokens) / rate * 1000)
-end
-redis.call('HSET', KEYS[2], 'tokens', tokens, 'ts', now)
-redis.call('PEXPIRE', KEYS[2], math.ceil(burst / rate * 1000) + 1000)
-return {allowed, retry_ms}
-"""
+""" + _spend_token_lua("KEYS[2]", "ARGV[3]", "ARGV[4]")
 
 
 @dataclass(frozen=True)
