@@ -13,18 +13,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from stack import schema
 from stack.config import StackConfig
+from stack.service_main import PollingService, send_jobs
 from stack.worker.ddb import batch_get
-from stack.worker.health import Counters
 
 log = logging.getLogger("syncwell.coalescer")
 COUNTERS = ("webhooks_received", "users_coalesced", "jobs_sent", "unknown_users", "batches", "send_failures")
@@ -39,27 +36,19 @@ class UserWebhooks:
     correlation_id: str = ""
 
 
-class Coalescer:
+class Coalescer(PollingService):
     def __init__(self, config: StackConfig, sqs: Any, ddb: Any, *, poll_wait_s: int = 2) -> None:
+        # No pause between polls (the receive long-polls); 1 s after a failed one.
+        super().__init__("coalescer", log, step_name="poll", retry_s=1.0)
         self.config = config
         self.sqs = sqs
         self.ddb = ddb
         self.poll_wait_s = poll_wait_s
         self.buffer_url = sqs.get_queue_url(QueueName=config.coalescing_queue)["QueueUrl"]
         self.hot_url = sqs.get_queue_url(QueueName=config.hot_queue)["QueueUrl"]
-        self.counters = Counters()
-        self._stop = threading.Event()
 
-    def run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.poll_once()
-            except (ClientError, BotoCoreError) as exc:
-                log.warning("coalescer poll failed", extra={"reason": type(exc).__name__})
-                self._stop.wait(1.0)
-
-    def stop(self) -> None:
-        self._stop.set()
+    def step(self) -> int:
+        return self.poll_once()
 
     def poll_once(self, wait_s: int | None = None) -> int:
         """Receive one batch and coalesce it. Returns the number of jobs sent."""
@@ -112,16 +101,11 @@ class Coalescer:
         return jobs
 
     def _send(self, jobs: list[schema.SyncJobMessage]) -> bool:
-        for start in range(0, len(jobs), 10):
-            chunk = jobs[start:start + 10]
-            response = self.sqs.send_message_batch(QueueUrl=self.hot_url, Entries=[
-                {"Id": str(i), "MessageBody": json.dumps(job), "MessageAttributes": {
-                    "correlationId": {"DataType": "String", "StringValue": job["correlationId"]}}}
-                for i, job in enumerate(chunk)])
-            if response.get("Failed"):
-                self.counters.add("send_failures", len(response["Failed"]))
-                log.error("could not send every coalesced job; the webhook batch will be redelivered")
-                return False
+        failed = send_jobs(self.sqs, self.hot_url, jobs)
+        if failed:
+            self.counters.add("send_failures", len(failed))
+            log.error("could not send every coalesced job; the webhook batch will be redelivered")
+            return False
         return True
 
 

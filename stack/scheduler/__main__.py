@@ -6,20 +6,15 @@ webhooks. ``--once`` runs one pass, prints its summary as JSON and exits (for te
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
-import signal
 import sys
-import threading
 
-from stack.config import ConfigError, StackConfig
+from stack.config import StackConfig
 from stack.providers import make_clients
-from stack.readiness import announce_ready
 from stack.scheduler.service import Scheduler
-from stack.worker import jsonlog
+from stack.service_main import ServiceCommand
 from stack.worker.credentials import CredentialStore
-from stack.worker.health import HealthServer
 from stack.worker.service import aws_client
 from stack.worker.tokenbucket import BucketSpec, TokenBuckets
 
@@ -34,40 +29,16 @@ def build(config: StackConfig) -> Scheduler:
                      credentials=credentials)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stack.scheduler", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--health-port", type=int, default=0)
-    parser.add_argument("--ready-file", default=None)
-    parser.add_argument("--once", action="store_true", help="run one pass, print its summary, exit")
-    parser.add_argument("--log-level", default="INFO")
-    args = parser.parse_args(argv)
-    jsonlog.setup("scheduler", args.log_level)
-    try:
-        config = StackConfig.from_env()
-    except ConfigError as exc:
-        print(f"scheduler: {exc}", file=sys.stderr)
-        return 2
-    scheduler = build(config)
-    if args.once:
-        result = dataclasses.asdict(scheduler.run_pass())
-        result.pop("jobs")
-        print(json.dumps(result))
-        return 0
-    health = HealthServer(lambda: {"status": "ok", "service": "scheduler", **scheduler.counters.snapshot()},
-                          args.host, args.health_port).start()
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: (stop.set(), scheduler.stop()))
-    thread = threading.Thread(target=scheduler.run, name="scheduler", daemon=True)
-    thread.start()
-    announce_ready("scheduler", health.url, args.ready_file, shards=scheduler.shards)
-    stop.wait()
-    scheduler.stop()
-    thread.join(10)
-    health.stop()
-    return 0
+def once(scheduler: Scheduler) -> str:
+    """One pass's summary as JSON (without the jobs themselves)."""
+    result = dataclasses.asdict(scheduler.run_pass())
+    result.pop("jobs")
+    return json.dumps(result)
+
+
+COMMAND = ServiceCommand("scheduler", __doc__, once_help="run one pass, print its summary, exit", build=build,
+                         once=once)
+main = COMMAND.main
 
 
 if __name__ == "__main__":

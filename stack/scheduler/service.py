@@ -15,9 +15,7 @@ key (derived from the config and the slot's NextSyncTimestamp), which the worker
 """
 from __future__ import annotations
 
-import json
 import logging
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -28,9 +26,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from stack import schema
 from stack.config import StackConfig
 from stack.providers import HttpProvider, ProviderError
+from stack.service_main import PollingService, send_jobs
 from stack.worker.credentials import CredentialStore, CredentialsUnavailable, SecretNotFound
 from stack.worker.ddb import batch_get, from_ddb
-from stack.worker.health import Counters
 from stack.worker.tokenbucket import NoToken
 
 log = logging.getLogger("syncwell.scheduler")
@@ -47,10 +45,14 @@ class PassResult:
     jobs: list[dict[str, Any]] = field(default_factory=list)
 
 
-class Scheduler:
+class Scheduler(PollingService):
     def __init__(self, config: StackConfig, sqs: Any, ddb: Any, *, providers: Mapping[str, HttpProvider] | None = None,
                  credentials: CredentialStore | None = None) -> None:
         tuning = config.tuning.get("scheduler", {})
+        self.pass_interval_s = float(tuning.get("pass_interval_s", 60))
+        # A pass every pass_interval_s, after a failed one too.
+        super().__init__("scheduler", log, step_name="pass", interval_s=self.pass_interval_s,
+                         retry_s=self.pass_interval_s)
         self.config = config
         self.sqs = sqs
         self.ddb = ddb
@@ -58,23 +60,15 @@ class Scheduler:
         self.credentials = credentials
         self.shards = int(tuning.get("shards", 16))
         self.intervals = {"PRO": int(tuning.get("pro_interval_s", 900)), "FREE": int(tuning.get("free_interval_s", 86400))}
-        self.pass_interval_s = float(tuning.get("pass_interval_s", 60))
         self.preflight = set(tuning.get("preflight_providers", ["garmin"]))
         self.hot_url = sqs.get_queue_url(QueueName=config.hot_queue)["QueueUrl"]
-        self.counters = Counters()
-        self._stop = threading.Event()
 
     # --- the loop --------------------------------------------------------------------------------------------
-    def run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.run_pass()
-            except (ClientError, BotoCoreError) as exc:
-                log.warning("scheduler pass failed", extra={"reason": type(exc).__name__})
-            self._stop.wait(self.pass_interval_s)
+    def step(self) -> PassResult:
+        return self.run_pass()
 
-    def stop(self) -> None:
-        self._stop.set()
+    def ready_info(self) -> dict[str, Any]:
+        return {"shards": self.shards}
 
     def run_pass(self, now: float | None = None) -> PassResult:
         now = time.time() if now is None else now
@@ -133,14 +127,9 @@ class Scheduler:
             return True
 
     def _send(self, jobs: list[dict[str, Any]]) -> None:
-        for start in range(0, len(jobs), 10):
-            chunk = jobs[start:start + 10]
-            response = self.sqs.send_message_batch(QueueUrl=self.hot_url, Entries=[
-                {"Id": str(i), "MessageBody": json.dumps(job), "MessageAttributes": {
-                    "correlationId": {"DataType": "String", "StringValue": job["correlationId"]}}}
-                for i, job in enumerate(chunk)])
-            if response.get("Failed"):
-                raise RuntimeError(f"could not enqueue {len(response['Failed'])} scheduled jobs")
+        failed = send_jobs(self.sqs, self.hot_url, jobs)
+        if failed:
+            raise RuntimeError(f"could not enqueue {len(failed)} scheduled jobs")
 
     def _advance(self, cfg: Mapping[str, Any], now: int) -> bool:
         tier = str(cfg.get("SyncTierShardId", "FREE#0")).split("#")[0]
