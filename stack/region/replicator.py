@@ -1,0 +1,320 @@
+"""Global-table replication between the two regions' SyncWellMetadata tables, with a configurable lag.
+
+``python -m stack.region.replicator --table T --moto URL --capture us-east-1=UPSTREAM --capture us-west-2=UPSTREAM
+[--lag-s 1.0] [--jitter-s 0] [--port 0] [--ready-file F]``
+
+How: each region's services reach DynamoDB through this process's *capture listener* for their region, a
+pass-through to ``UPSTREAM`` (the AWS chaos proxy's DynamoDB listener, or moto) that notes the key and time of
+every acknowledged write (what a DynamoDB stream would carry). ``lag_s`` after a write, the item's current image
+is read from the source region and written to the other region unless that region holds a newer write
+(last-writer-wins, :mod:`stack.region.lww`). Reads and writes of the replication itself go to moto directly (the
+replication is AWS's, not the application's), one moto serving both regions (the region is in the signature).
+
+Faults, on the control API: ``POST /pause`` / ``/resume`` (AWS FIS ``aws:dynamodb:global-table-pause-replication``:
+changes are kept and flow on resume), ``PUT|DELETE /regions/{region}/down`` (a region that is down neither sends
+nor receives; its unreplicated changes wait until it is back, as they would in AWS), ``PUT /config {"lag_s"}``.
+``GET /status``: per direction the captured, applied and LWW-dropped changes, pending ones (count, oldest write's
+age) and replication latency percentiles. Ready line: ``SWSIM-READY {"service": "replicator", "url": control,
+"capture": {region: url}}``.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import json
+import random
+import signal
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
+
+from stack.readiness import announce_ready
+from stack.region.capture import WRITE_OPERATIONS, operation_of, written_keys
+from stack.region.lww import ItemKey, LwwLedger, Version
+
+HOP_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection", "keep-alive"})
+LATENCY_WINDOW = 2000
+
+
+@dataclass
+class Change:
+    key: ItemKey
+    ts: float          # when the write was acknowledged in the source region (time.time())
+    due: float         # when the replication applies it (ts + lag + jitter)
+
+
+@dataclass
+class Direction:
+    source: str
+    destination: str
+    pending: collections.deque[Change] = field(default_factory=collections.deque)
+    captured: int = 0
+    applied: int = 0
+    dropped_lww: int = 0
+    errors: int = 0
+    latencies: collections.deque[float] = field(default_factory=lambda: collections.deque(maxlen=LATENCY_WINDOW))
+    last_applied_ts: float | None = None   # write time of the newest change applied
+
+    @property
+    def name(self) -> str:
+        return f"{self.source}>{self.destination}"
+
+    def status(self, now: float) -> dict[str, Any]:
+        ordered = sorted(self.latencies)
+        pct = (lambda q: round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 4)) if ordered else \
+            (lambda q: None)
+        oldest = self.pending[0].ts if self.pending else None
+        return {"captured": self.captured, "applied": self.applied, "dropped_lww": self.dropped_lww,
+                "errors": self.errors, "pending": len(self.pending),
+                "oldest_pending_ts": oldest, "oldest_pending_age_s": None if oldest is None else round(now - oldest, 3),
+                "latency_p50_s": pct(0.5), "latency_p99_s": pct(0.99), "latency_max_s": ordered[-1] if ordered else None,
+                "last_applied_ts": self.last_applied_ts}
+
+
+class Replicator:
+    def __init__(self, table: str, moto_url: str, regions: list[str], lag_s: float, jitter_s: float,
+                 seed: int) -> None:
+        import boto3
+
+        self.table = table
+        self.regions = regions
+        self.lag_s = lag_s
+        self.jitter_s = jitter_s
+        self.rng = random.Random(seed)
+        self.paused = False
+        self.down: set[str] = set()
+        self.ledger = LwwLedger(tuple(regions))
+        self.lock = threading.Lock()
+        self.directions = {(a, b): Direction(a, b) for a in regions for b in regions if a != b}
+        session = boto3.session.Session()
+        self.clients = {r: session.client("dynamodb", region_name=r, endpoint_url=moto_url,
+                                          aws_access_key_id="testing", aws_secret_access_key="testing")
+                        for r in regions}
+        self.pool = ThreadPoolExecutor(4, thread_name_prefix="replicate")
+
+    # ---- capture ---------------------------------------------------------------------------------------------
+    def captured(self, region: str, keys: list[ItemKey], ts: float) -> None:
+        with self.lock:
+            for key in keys:
+                self.ledger.local_write(region, key, ts)
+                for (source, _), direction in self.directions.items():
+                    if source == region:
+                        due = ts + self.lag_s + (self.rng.uniform(0, self.jitter_s) if self.jitter_s else 0.0)
+                        direction.pending.append(Change(key, ts, due))
+                        direction.captured += 1
+
+    # ---- apply -----------------------------------------------------------------------------------------------
+    def due_changes(self, direction: Direction, now: float) -> list[Change]:
+        if self.paused or direction.source in self.down or direction.destination in self.down:
+            return []
+        due: list[Change] = []
+        with self.lock:
+            while direction.pending and direction.pending[0].due <= now:
+                due.append(direction.pending.popleft())
+        return due
+
+    def apply(self, direction: Direction, changes: list[Change]) -> None:
+        """Copy each changed item's current image from the source to the destination (last writer wins)."""
+        latest: dict[ItemKey, Change] = {}
+        for change in changes:
+            latest[change.key] = change
+        source, destination = self.clients[direction.source], self.clients[direction.destination]
+        for key, change in latest.items():
+            key_attrs = {"PK": {"S": key[0]}, "SK": {"S": key[1]}}
+            try:
+                image = source.get_item(TableName=self.table, Key=key_attrs, ConsistentRead=True).get("Item")
+                with self.lock:
+                    version = self.ledger.version(direction.source, key) or Version(change.ts, direction.source)
+                    wins = self.ledger.should_apply(direction.destination, key, version)
+                if not wins:
+                    direction.dropped_lww += 1
+                    continue
+                # The write happens outside the lock (captures must not wait on moto); a local write racing it
+                # in the destination keeps its newer version in the ledger.
+                if image is None:
+                    destination.delete_item(TableName=self.table, Key=key_attrs)
+                else:
+                    destination.put_item(TableName=self.table, Item=image)
+                with self.lock:
+                    if version.newer_than(self.ledger.version(direction.destination, key)):
+                        self.ledger.applied(direction.destination, key, version)
+            except Exception as exc:  # noqa: BLE001  a failed copy is retried, as the service would
+                direction.errors += 1
+                print(f"replicator: {direction.name} {key}: {exc!r}", file=sys.stderr, flush=True)
+                with self.lock:
+                    direction.pending.appendleft(Change(key, change.ts, time.time() + 0.5))
+                continue
+            now = time.time()
+            direction.applied += 1
+            direction.latencies.append(now - change.ts)
+            direction.last_applied_ts = max(direction.last_applied_ts or 0.0, change.ts)
+
+    async def run(self, tick_s: float) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(tick_s)
+            now = time.time()
+            work = [(d, self.due_changes(d, now)) for d in self.directions.values()]
+            await asyncio.gather(*(loop.run_in_executor(self.pool, self.apply, d, c) for d, c in work if c))
+
+    def status(self) -> dict[str, Any]:
+        now = time.time()
+        with self.lock:
+            return {"paused": self.paused, "down": sorted(self.down), "lag_s": self.lag_s,
+                    "jitter_s": self.jitter_s, "now": now, "conflicts": self.ledger.conflicts,
+                    "directions": {d.name: d.status(now) for d in self.directions.values()}}
+
+    def pending_keys(self, name: str) -> list[dict[str, Any]]:
+        with self.lock:
+            for direction in self.directions.values():
+                if direction.name == name:
+                    return [{"pk": c.key[0], "sk": c.key[1], "ts": c.ts} for c in direction.pending]
+        raise KeyError(name)
+
+
+# ---- HTTP ------------------------------------------------------------------------------------------------------
+def capture_app(replicator: Replicator, region: str, upstream: str, session_box: dict[str, ClientSession]) -> web.Application:
+    async def forward(request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_HEADERS}
+        session = session_box["session"]
+        try:
+            async with session.request(request.method, upstream + request.path_qs, data=body,
+                                       headers=headers) as response:
+                payload = await response.read()
+                out_headers = {k: v for k, v in response.headers.items() if k.lower() not in HOP_HEADERS}
+                status = response.status
+        except OSError as exc:
+            return web.Response(status=503, content_type="application/x-amz-json-1.0",
+                                text=json.dumps({"__type": "com.amazonaws.dynamodb.v20120810#ServiceUnavailable",
+                                                 "message": f"replicator capture: upstream unreachable: {exc}"}))
+        operation = operation_of(request.headers.get("X-Amz-Target"))
+        if status == 200 and operation in WRITE_OPERATIONS:
+            try:
+                keys = written_keys(operation, json.loads(body or b"{}"), replicator.table)
+            except ValueError:
+                keys = []
+            if keys:
+                replicator.captured(region, keys, time.time())
+        return web.Response(status=status, body=payload, headers=out_headers)
+
+    app = web.Application(client_max_size=32 * 1024 * 1024)
+    app.router.add_route("*", "/{tail:.*}", forward)
+    return app
+
+
+def control_app(replicator: Replicator) -> web.Application:
+    async def health(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "service": "replicator"})
+
+    async def status(_: web.Request) -> web.Response:
+        return web.json_response(replicator.status())
+
+    async def pause(_: web.Request) -> web.Response:
+        replicator.paused = True
+        return web.json_response(replicator.status())
+
+    async def resume(_: web.Request) -> web.Response:
+        replicator.paused = False
+        return web.json_response(replicator.status())
+
+    async def config(request: web.Request) -> web.Response:
+        body = await request.json()
+        if "lag_s" in body:
+            replicator.lag_s = float(body["lag_s"])
+        if "jitter_s" in body:
+            replicator.jitter_s = float(body["jitter_s"])
+        return web.json_response(replicator.status())
+
+    async def region_down(request: web.Request) -> web.Response:
+        region = request.match_info["region"]
+        if region not in replicator.regions:
+            return web.json_response({"error": f"unknown region {region!r}"}, status=404)
+        if request.method == "PUT":
+            replicator.down.add(region)
+        else:
+            replicator.down.discard(region)
+        return web.json_response(replicator.status())
+
+    async def pending(request: web.Request) -> web.Response:
+        try:
+            return web.json_response({"pending": replicator.pending_keys(request.query.get("direction", ""))})
+        except KeyError:
+            return web.json_response({"error": "unknown direction; use SOURCE>DESTINATION"}, status=404)
+
+    app = web.Application()
+    app.router.add_get("/health", health)
+    app.router.add_get("/status", status)
+    app.router.add_post("/pause", pause)
+    app.router.add_post("/resume", resume)
+    app.router.add_put("/config", config)
+    app.router.add_route("PUT", "/regions/{region}/down", region_down)
+    app.router.add_route("DELETE", "/regions/{region}/down", region_down)
+    app.router.add_get("/pending", pending)
+    return app
+
+
+async def serve(args: argparse.Namespace) -> None:
+    captures = [tuple(item.split("=", 1)) for item in args.capture]
+    regions = [region for region, _ in captures]
+    replicator = Replicator(args.table, args.moto.rstrip("/"), regions, args.lag_s, args.jitter_s, args.seed)
+    box: dict[str, ClientSession] = {"session": ClientSession(connector=TCPConnector(limit=200),
+                                                               timeout=ClientTimeout(total=60),
+                                                               auto_decompress=False)}
+    runners = []
+    urls: dict[str, str] = {}
+    for region, upstream in captures:
+        runner = web.AppRunner(capture_app(replicator, region, upstream.rstrip("/"), box), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, args.host, 0)
+        await site.start()
+        runners.append(runner)
+        urls[region] = f"http://{args.host}:{site._server.sockets[0].getsockname()[1]}"  # type: ignore[union-attr]
+    control = web.AppRunner(control_app(replicator), access_log=None)
+    await control.setup()
+    site = web.TCPSite(control, args.host, args.port)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    announce_ready("replicator", f"http://{args.host}:{port}", args.ready_file, capture=urls, regions=regions,
+                   lag_s=args.lag_s)
+    await replicator.run(args.tick_s)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m stack.region.replicator", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--table", default="SyncWellMetadata")
+    parser.add_argument("--moto", required=True, help="moto's DynamoDB endpoint (serves every region)")
+    parser.add_argument("--capture", action="append", required=True, metavar="REGION=UPSTREAM",
+                        help="a capture listener for REGION forwarding to UPSTREAM (give it once per region)")
+    parser.add_argument("--lag-s", type=float, default=1.0, help="replication delay after a write (default 1.0 s)")
+    parser.add_argument("--jitter-s", type=float, default=0.0, help="extra uniform random delay, 0..J s")
+    parser.add_argument("--tick-s", type=float, default=0.02, help="how often due changes are applied")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="control API port")
+    parser.add_argument("--ready-file", default=None)
+    args = parser.parse_args(argv)
+    if len(args.capture) < 2 or any("=" not in c for c in args.capture):
+        parser.error("give --capture REGION=UPSTREAM for each of (at least) two regions")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        asyncio.run(serve(args))
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
