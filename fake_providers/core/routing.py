@@ -84,6 +84,11 @@ async def read_params(request: web.Request) -> dict[str, Any]:
     return params
 
 
+def sent(params: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    """The parameters among ``keys`` the client actually sent (neither missing nor empty), as a write records them."""
+    return {k: params[k] for k in keys if params.get(k) not in (None, "")}
+
+
 # per-request storage keys (typed keys where aiohttp has them)
 if hasattr(web, "RequestKey"):
     USER: Any = web.RequestKey("swsim_user", object)

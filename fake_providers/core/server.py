@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, Callable, TypeVar, cast
 
 from aiohttp import web
 
@@ -20,9 +20,17 @@ from .routing import USER
 STATE: web.AppKey = web.AppKey("state", ProviderState)
 META: web.AppKey = web.AppKey("meta", dict)
 log = logging.getLogger("fake_providers")
+S = TypeVar("S", bound=ProviderState)
 
 _KIND_BY_STATUS = {400: "bad_request", 401: "invalid_token", 403: "forbidden", 404: "not_found",
                    405: "method_not_allowed", 409: "conflict", 411: "length_required", 413: "bad_request"}
+
+
+def state_accessor(model: type[S]) -> Callable[[web.Request], S]:
+    """How a provider's handlers reach the app's state, typed as the provider's own model."""
+    def state(request: web.Request) -> S:
+        return cast(S, request.app[STATE])
+    return state
 
 
 def build_app(state: ProviderState) -> web.Application:

@@ -2,32 +2,26 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, Awaitable, Callable
 from urllib.parse import urlencode
 
 from aiohttp import web
 
+from ..core.authorize import consenting_user, pkce_code_params, redirect, with_query
 from ..core.errors import ProviderError
 from ..core.oauth import bearer, parse_basic
-from ..core.routing import Router, json_response, read_params
+from ..core.routing import USER, Router, json_response, read_params, sent
+from ..core.server import state_accessor
 from ..core.synth import day_of, day_str, iso_local, parse_day
 from . import errors
 from .models import COLLECTIONS, FitbitState
-from ..core.routing import USER
 
 router = Router()
-_KEY: list = []
-
-
-def _STATE_KEY():
-    if not _KEY:
-        from ..core.server import STATE
-        _KEY.append(STATE)
-    return _KEY[0]
+CollectionHandler = Callable[[web.Request, str], Awaitable[web.StreamResponse]]
 PERIODS = {"1d": 1, "7d": 7, "30d": 30, "1w": 7, "1m": 31, "3m": 92, "6m": 183, "1y": 365}
 
 
-def _st(request: web.Request) -> FitbitState:
-    return request.app[_STATE_KEY()]  # type: ignore[return-value]
+_st = state_accessor(FitbitState)
 
 
 def _day(st: FitbitState, user, s: str, field: str = "date") -> int:
@@ -59,23 +53,13 @@ def _range(st, user, a: str, b: str, cap: int, what: str) -> tuple[int, int]:
 async def authorize(request: web.Request) -> web.StreamResponse:
     st = _st(request)
     q = request.query
-    redirect = q.get("redirect_uri")
-    if not q.get("client_id") or not redirect:
+    redirect_uri = q.get("redirect_uri")
+    if not q.get("client_id") or not redirect_uri:
         raise errors.validation("Missing parameters: client_id and redirect_uri are required", "client_id")
     asked = [s for s in q.get("scope", "activity").replace("+", " ").split() if s]
     granted = [s for s in q.get("granted_scope", " ".join(asked)).split() if s]
-    uid = q.get("user_id")
-    user = st.users.get(uid) if uid else None
-    if user is None:
-        user, _ = st.create_user(uid, granted, with_tokens=False, client_id=q.get("client_id"))
-    code = st.tokens.new_code(user.user_id, granted, st.clock.now(), client_id=q.get("client_id"),
-                              redirect_uri=redirect, code_challenge=q.get("code_challenge"),
-                              challenge_method=q.get("code_challenge_method", "S256"))
-    params = {"code": code.code}
-    if "state" in q:
-        params["state"] = q["state"]
-    sep = "&" if "?" in redirect else "?"
-    return web.Response(status=302, headers={"Location": f"{redirect}{sep}{urlencode(params)}#_=_"})
+    user = consenting_user(st, q.get("user_id"), granted, q.get("client_id"))
+    return redirect(with_query(redirect_uri, pkce_code_params(st, q, user, granted)) + "#_=_")
 
 
 def _client(request: web.Request, p: dict) -> tuple[str, str | None]:
@@ -207,8 +191,8 @@ async def activity_log(request: web.Request) -> web.StreamResponse:
     user = request[USER]
     p = await read_params(request)
     w = st.log_activity(user, p)
-    payload = {k: p.get(k) for k in ("activityId", "activityName", "manualCalories", "startTime", "durationMillis",
-                                     "date", "distance", "distanceUnit") if p.get(k) not in (None, "")}
+    payload = sent(p, ("activityId", "activityName", "manualCalories", "startTime", "durationMillis", "date",
+                       "distance", "distanceUnit"))
     st.record_write(user, "POST /1/user/-/activities.json", payload, p.get("externalId"), log_id=w.id)
     st.notify_collection(user, "activities", str(p["date"]))
     sport = w.spec
@@ -321,7 +305,7 @@ async def weight_log(request: web.Request) -> web.StreamResponse:
     user = request[USER]
     p = await read_params(request)
     entry = st.log_weight(user, p)
-    payload = {k: p.get(k) for k in ("weight", "date", "time") if p.get(k) not in (None, "")}
+    payload = sent(p, ("weight", "date", "time"))
     st.record_write(user, "POST /1/user/-/body/log/weight.json", payload, p.get("externalId"),
                     log_id=entry["logId"])
     st.notify_collection(user, "body", entry["date"])
@@ -356,14 +340,20 @@ async def _subscribe(request: web.Request, collection: str) -> web.StreamRespons
     return json_response(_sub_doc(user, collection, sid, subscriber), status=201)
 
 
-@router.post("/1/user/-/{collection}/apiSubscriptions/{sid}.json", name="subscribe_collection", kind="webhook")
-async def subscribe_collection(request: web.Request) -> web.StreamResponse:
-    return await _subscribe(request, request.match_info["collection"])
+def _per_collection_and_all(method: str, path: str, name: str, handler: CollectionHandler, **kw: Any) -> None:
+    """Route ``/1/user/-/{collection}/<path>`` (as ``<name>_collection``) and ``/1/user/-/<path>`` (as
+    ``<name>_all``, the collection "all") to ``handler(request, collection)``."""
+    async def one(request: web.Request) -> web.StreamResponse:
+        return await handler(request, request.match_info["collection"])
+
+    async def every(request: web.Request) -> web.StreamResponse:
+        return await handler(request, "all")
+
+    router.add(method, f"/1/user/-/{{collection}}/{path}", name=f"{name}_collection", **kw)(one)
+    router.add(method, f"/1/user/-/{path}", name=f"{name}_all", **kw)(every)
 
 
-@router.post("/1/user/-/apiSubscriptions/{sid}.json", name="subscribe_all", kind="webhook")
-async def subscribe_all(request: web.Request) -> web.StreamResponse:
-    return await _subscribe(request, "all")
+_per_collection_and_all("POST", "apiSubscriptions/{sid}.json", "subscribe", _subscribe, kind="webhook")
 
 
 @router.get("/1/user/-/{collection}/apiSubscriptions.json", name="list_subscriptions_collection")
@@ -391,14 +381,7 @@ async def _unsubscribe(request: web.Request, collection: str) -> web.StreamRespo
     return web.Response(status=204)
 
 
-@router.delete("/1/user/-/{collection}/apiSubscriptions/{sid}.json", name="unsubscribe_collection", kind="webhook")
-async def unsubscribe_collection(request: web.Request) -> web.StreamResponse:
-    return await _unsubscribe(request, request.match_info["collection"])
-
-
-@router.delete("/1/user/-/apiSubscriptions/{sid}.json", name="unsubscribe_all", kind="webhook")
-async def unsubscribe_all(request: web.Request) -> web.StreamResponse:
-    return await _unsubscribe(request, "all")
+_per_collection_and_all("DELETE", "apiSubscriptions/{sid}.json", "unsubscribe", _unsubscribe, kind="webhook")
 
 
 __all__ = ["router", "bearer"]

@@ -1,29 +1,19 @@
 """Garmin's wire format: /oauth2Confirm, /di-oauth2-service/oauth/token and /wellness-api/rest/..."""
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from aiohttp import web
 
+from ..core.authorize import consenting_user, pkce_code_params, redirect, with_query
 from ..core.errors import ProviderError
-from ..core.routing import Router, json_response, read_params
+from ..core.routing import USER, Router, json_response, read_params
+from ..core.server import state_accessor
 from . import errors
 from .models import MODELED, SUMMARY_TYPES, GarminState
-from ..core.routing import USER
 
 router = Router()
-_KEY: list = []
 
 
-def _STATE_KEY():
-    if not _KEY:
-        from ..core.server import STATE
-        _KEY.append(STATE)
-    return _KEY[0]
-
-
-def _st(request: web.Request) -> GarminState:
-    return request.app[_STATE_KEY()]  # type: ignore[return-value]
+_st = state_accessor(GarminState)
 
 
 def _oauth_error(kind: str, message: str) -> ProviderError:
@@ -34,23 +24,13 @@ def _oauth_error(kind: str, message: str) -> ProviderError:
 async def authorize(request: web.Request) -> web.StreamResponse:
     st = _st(request)
     q = request.query
-    redirect = q.get("redirect_uri")
-    if not q.get("client_id") or not redirect:
+    redirect_uri = q.get("redirect_uri")
+    if not q.get("client_id") or not redirect_uri:
         raise _oauth_error("invalid_request", "client_id and redirect_uri are required")
     if not q.get("code_challenge"):
         raise _oauth_error("invalid_request", "PKCE code_challenge is required")
-    uid = q.get("user_id")
-    user = st.users.get(uid) if uid else None
-    if user is None:
-        user, _ = st.create_user(uid, None, with_tokens=False, client_id=q.get("client_id"))
-    code = st.tokens.new_code(user.user_id, user.scopes, st.clock.now(), client_id=q.get("client_id"),
-                              redirect_uri=redirect, code_challenge=q.get("code_challenge"),
-                              challenge_method=q.get("code_challenge_method", "S256"))
-    params = {"code": code.code}
-    if "state" in q:
-        params["state"] = q["state"]
-    sep = "&" if "?" in redirect else "?"
-    return web.Response(status=302, headers={"Location": f"{redirect}{sep}{urlencode(params)}"})
+    user = consenting_user(st, q.get("user_id"), None, q.get("client_id"))
+    return redirect(with_query(redirect_uri, pkce_code_params(st, q, user, user.scopes)))
 
 
 @router.post("/di-oauth2-service/oauth/token", auth=False, limited=False, kind="oauth")

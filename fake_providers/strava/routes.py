@@ -2,32 +2,23 @@
 from __future__ import annotations
 
 import secrets
-from urllib.parse import urlencode
 
 import aiohttp
 from aiohttp import web
 
+from ..core.authorize import consenting_user, redirect, with_query
 from ..core.errors import ProviderError
-from ..core.routing import Router, json_response, read_params
+from ..core.routing import USER, Router, json_response, read_params, sent
+from ..core.server import state_accessor
 from ..core.util import loads
 from . import errors
 from .models import STREAM_KEYS, StravaState, athlete_id
-from ..core.routing import USER
 
 router = Router()
-_KEY: list = []
-
-
-def _STATE_KEY():
-    if not _KEY:
-        from ..core.server import STATE
-        _KEY.append(STATE)
-    return _KEY[0]
 READ = "activity:read|activity:read_all"
 
 
-def _st(request: web.Request) -> StravaState:
-    return request.app[_STATE_KEY()]  # type: ignore[return-value]
+_st = state_accessor(StravaState)
 
 
 def _int(params, key: str, default: int | None, resource: str = "Activity") -> int | None:
@@ -47,22 +38,17 @@ async def authorize(request: web.Request) -> web.StreamResponse:
     athlete approves), granted_scope (grant fewer scopes than asked)."""
     st = _st(request)
     q = request.query
-    redirect = q.get("redirect_uri")
-    if not redirect or not q.get("client_id"):
-        raise errors.bad_request("Application", "redirect_uri" if not redirect else "client_id", "invalid")
+    redirect_uri = q.get("redirect_uri")
+    if not redirect_uri or not q.get("client_id"):
+        raise errors.bad_request("Application", "redirect_uri" if not redirect_uri else "client_id", "invalid")
     if q.get("response_type", "code") != "code":
         raise errors.bad_request("Application", "response_type", "invalid")
     asked = [s for s in q.get("scope", "read").replace(" ", ",").split(",") if s]
     granted = [s for s in q.get("granted_scope", ",".join(asked)).split(",") if s]
-    uid = q.get("athlete_id")
-    if uid and uid in st.users:
-        user = st.users[uid]
-    else:
-        user, _ = st.create_user(uid, granted, with_tokens=False, client_id=q.get("client_id"))
+    user = consenting_user(st, q.get("athlete_id"), granted, q.get("client_id"))
     code = st.tokens.new_code(user.user_id, granted, st.clock.now(), client_id=q.get("client_id"))
     params = {"state": q.get("state", ""), "code": code.code, "scope": ",".join(granted)}
-    sep = "&" if "?" in redirect else "?"
-    return web.Response(status=302, headers={"Location": f"{redirect}{sep}{urlencode(params)}"})
+    return redirect(with_query(redirect_uri, params))
 
 
 @router.post("/oauth/token", auth=False, limited=False, kind="oauth")
@@ -182,8 +168,8 @@ async def create_activity(request: web.Request) -> web.StreamResponse:
     user = request[USER]
     p = await read_params(request)
     w = st.create_activity(user, p)
-    payload = {k: p.get(k) for k in ("name", "sport_type", "type", "start_date_local", "elapsed_time", "description",
-                                     "distance", "trainer", "commute") if p.get(k) not in (None, "")}
+    payload = sent(p, ("name", "sport_type", "type", "start_date_local", "elapsed_time", "description", "distance",
+                       "trainer", "commute"))
     st.record_write(user, "POST /api/v3/activities", payload, p.get("external_id"), activity_id=w.id)
     st.notify_written(user, w)
     return json_response(st.detail_bytes(w), status=201)
@@ -227,12 +213,12 @@ async def create_subscription(request: web.Request) -> web.StreamResponse:
         raise errors.bad_request("PushSubscription", "", "already exists")
     challenge = secrets.token_hex(8)
     url = p["callback_url"]
-    sep = "&" if "?" in url else "?"
-    q = urlencode({"hub.mode": "subscribe", "hub.challenge": challenge, "hub.verify_token": p["verify_token"]})
+    check = with_query(url, {"hub.mode": "subscribe", "hub.challenge": challenge,
+                             "hub.verify_token": p["verify_token"]})
     ok = False
     try:
         assert st.emitter.session is not None
-        async with st.emitter.session.get(f"{url}{sep}{q}", timeout=aiohttp.ClientTimeout(total=2)) as resp:
+        async with st.emitter.session.get(check, timeout=aiohttp.ClientTimeout(total=2)) as resp:
             raw = await resp.read()
             ok = resp.status == 200 and loads(raw).get("hub.challenge") == challenge
     except Exception:
