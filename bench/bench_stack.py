@@ -22,12 +22,20 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+import sys
+from pathlib import Path
 from typing import Callable
 
-import httpx
+# Run as a script (``python -m bench stack`` execs bench/bench_stack.py), sys.path[0] is bench/: put this
+# checkout first so ``stack`` is the code next to this file even when the editable install points elsewhere.
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path[:1]:
+    sys.path.insert(0, str(REPO_ROOT))
 
-from stack import aws_clients
-from stack.launcher import Stack
+import httpx  # noqa: E402
+
+from stack import aws_clients  # noqa: E402
+from stack.launcher import Stack  # noqa: E402
 
 DEPTHS = (10, 1_000, 3_000, 10_000)
 RECEIVES_PER_DEPTH = 20
@@ -199,13 +207,18 @@ BENCHES: dict[str, Callable[[argparse.Namespace], object]] = {
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.bench_stack", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("which", nargs="*", choices=[*BENCHES, []], default=list(BENCHES))
+    # No ``choices`` here: argparse checks a list default against them as one value and refuses it (3.11).
+    parser.add_argument("which", nargs="*", metavar="BENCH", help=f"one or more of {', '.join(BENCHES)} "
+                        "(default: all)")
     parser.add_argument("--stock-max-depth", type=int, default=3_000)
     parser.add_argument("--threads", type=int, default=4, help="concurrent clients (also measured with 1)")
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--users", type=int, default=100)
     args = parser.parse_args(argv)
+    unknown = [name for name in args.which if name not in BENCHES]
+    if unknown:
+        parser.error(f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHES)}")
     for name in args.which or list(BENCHES):
         print(f"== {name}", flush=True)
         BENCHES[name](args)

@@ -18,6 +18,7 @@ from starlette.routing import Route
 from stack.api import routes_v1, webhooks
 from stack.api.authorizer import Authorizer
 from stack.api.aws import AwsClients
+from stack.api.cache import ReadCache
 from stack.api.context import ApiContext, QueueUrls
 from stack.api.edge import EdgeMiddleware
 from stack.api.errors import ApiError, DependencyUnavailable
@@ -81,9 +82,12 @@ def create_app(config: StackConfig, *, endpoints: Mapping[str, str] | None = Non
                               ip_limit=int(config.tune("api", "ip_limit")),
                               ip_window_s=int(config.tune("api", "ip_window_s")),
                               timeout_s=float(api_tuning.get("redis_timeout_s", 0.5)))
-        ctx = ApiContext(config=config, aws=aws, store=Store(aws, config.table_name,
-                                                                str(api_tuning.get("idempotency_write", "conditional_put"))), authorizer=authorizer,
-                         limiter=limiter, queues=QueueUrls(aws), outcomes=EnqueueOutcomes())
+        cache = ReadCache(config.redis_url, ttl_s=float(api_tuning.get("config_cache_ttl_s", 900)),
+                          job_ttl_s=float(api_tuning.get("job_cache_ttl_s", 900)),
+                          timeout_s=float(api_tuning.get("redis_timeout_s", 0.5)))
+        store = Store(aws, config.table_name, str(api_tuning.get("idempotency_write", "conditional_put")))
+        ctx = ApiContext(config=config, aws=aws, store=store, authorizer=authorizer, limiter=limiter,
+                         queues=QueueUrls(aws), outcomes=EnqueueOutcomes(), cache=cache)
         app.state.ctx = ctx
         holder["ctx"] = ctx
         await authorizer.start()
@@ -100,6 +104,7 @@ def create_app(config: StackConfig, *, endpoints: Mapping[str, str] | None = Non
                 task.cancel()
             await authorizer.close()
             await limiter.close()
+            await cache.close()
             aws.close()
 
     async def health(request: Request) -> Response:

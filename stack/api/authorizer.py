@@ -1,10 +1,13 @@
 """The dual JWT authorizer (004 §3.5): RS256 tokens from either configured issuer, each verified against its
 own JWKS. The user id is the token's ``sub`` and nothing else [IDOR, 001 §6.2].
 
-JWKS documents are fetched at startup and cached; an unknown ``kid`` triggers a refresh (key rotation), at most
-once per ``refresh_interval_s`` per issuer and shared by concurrent requests, so a flood of forged kids cannot
-turn into a flood of JWKS fetches. Verified tokens are cached until they expire (bounded LRU): the same token
-string with the same signature needs no second RSA verification.
+JWKS documents are fetched at startup and cached (001's L2 cache, ``jwks##{providerUrl}``: 1 hour); an unknown
+``kid`` triggers a refresh (key rotation), at most once per ``refresh_interval_s`` per issuer and shared by
+concurrent requests, so a flood of forged kids cannot turn into a flood of JWKS fetches; a JWKS older than
+``jwks_max_age_s`` is refreshed in the background while the cached keys keep serving (so a key the issuer
+withdrew stops verifying within the hour). Verified tokens are cached (001's L1 cache: the authorizer's
+decision for a token, 5 minutes, never beyond the token's expiry; bounded LRU): the same token string needs no
+second RSA verification within that time.
 """
 from __future__ import annotations
 
@@ -28,6 +31,8 @@ log = logging.getLogger("syncwell.api.authorizer")
 USER_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:@|+-]{1,128}$")
 ALLOWED_ALGORITHMS = ["RS256"]
 COGNITO_TOKEN_USES = ("id", "access")
+JWKS_MAX_AGE_S = 3600.0           # 001: JWT public keys cached 1 hour
+DECISION_CACHE_S = 300.0          # 001: the authorizer's decision for a token cached 5 minutes
 
 
 @dataclass(frozen=True)
@@ -39,22 +44,34 @@ class Principal:
 class IssuerKeys:
     """One issuer's JWKS, cached, refreshed on an unknown kid at most once per interval."""
 
-    def __init__(self, issuer: IssuerConfig, http: httpx.AsyncClient, refresh_interval_s: float) -> None:
+    def __init__(self, issuer: IssuerConfig, http: httpx.AsyncClient, refresh_interval_s: float,
+                 max_age_s: float = JWKS_MAX_AGE_S) -> None:
         self.issuer = issuer
         self.http = http
         self.refresh_interval_s = refresh_interval_s
+        self.max_age_s = max_age_s
         self.keys: dict[str, Any] = {}
         self._last_fetch = -1e9
         self._lock = asyncio.Lock()
+        self._background: asyncio.Task[None] | None = None
         self._warn = RateLimitedLogger(log, 10.0)
 
     async def key_for(self, kid: str) -> Any | None:
         if kid in self.keys:
+            if time.monotonic() - self._last_fetch >= self.max_age_s and self._background is None:
+                self._background = asyncio.create_task(self._refresh_in_background())
             return self.keys[kid]
         async with self._lock:
             if kid not in self.keys and time.monotonic() - self._last_fetch >= self.refresh_interval_s:
                 await self.refresh()
         return self.keys.get(kid)
+
+    async def _refresh_in_background(self) -> None:
+        try:
+            async with self._lock:
+                await self.refresh()
+        finally:
+            self._background = None
 
     async def refresh(self) -> None:
         self._last_fetch = time.monotonic()
@@ -97,10 +114,13 @@ class TokenCache:
 
 class Authorizer:
     def __init__(self, issuers: tuple[IssuerConfig, ...], *, leeway_s: float = 30.0,
-                 refresh_interval_s: float = 30.0, cache_size: int = 50_000) -> None:
+                 refresh_interval_s: float = 30.0, cache_size: int = 50_000, jwks_max_age_s: float = JWKS_MAX_AGE_S,
+                 decision_cache_s: float = DECISION_CACHE_S) -> None:
         self.http = httpx.AsyncClient(timeout=httpx.Timeout(2.0))
-        self.by_issuer = {issuer.issuer: IssuerKeys(issuer, self.http, refresh_interval_s) for issuer in issuers}
+        self.by_issuer = {issuer.issuer: IssuerKeys(issuer, self.http, refresh_interval_s, jwks_max_age_s)
+                          for issuer in issuers}
         self.leeway_s = leeway_s
+        self.decision_cache_s = decision_cache_s
         self.cache = TokenCache(cache_size)
 
     async def start(self) -> None:
@@ -121,7 +141,7 @@ class Authorizer:
             # exp is enforced by the cache; nbf was enforced at first verification.
             return cached
         principal, exp = await self._verify(token)
-        self.cache.put(token, principal, exp + self.leeway_s)
+        self.cache.put(token, principal, min(exp + self.leeway_s, now + self.decision_cache_s))
         return principal
 
     async def _verify(self, token: str) -> tuple[Principal, float]:

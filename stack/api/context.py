@@ -15,6 +15,7 @@ from starlette.requests import Request
 from stack import schema
 from stack.api.authorizer import Authorizer, Principal
 from stack.api.aws import AwsClients, error_code
+from stack.api.cache import TERMINAL_JOB_STATUSES, ReadCache
 from stack.api.errors import ApiError, DependencyUnavailable
 from stack.api.ratelimit import RateLimiter
 from stack.api.store import Store
@@ -83,7 +84,7 @@ class ApiContext:
     provider_users: TtlCache[str | None] = field(default_factory=lambda: TtlCache(100_000, 60.0))
     background: set[asyncio.Task[Any]] = field(default_factory=set)
     outcomes: Any = None        # jobs.EnqueueOutcomes (set by the app; typed loosely to avoid an import cycle)
-    user_connections: TtlCache[list[dict[str, Any]]] = field(default_factory=lambda: TtlCache(50_000, 10.0))
+    cache: ReadCache | None = None   # the Redis read-path cache (stack.api.cache); None = always read DynamoDB
 
     def tune(self, key: str, default: Any) -> Any:
         return self.config.tuning.get("api", {}).get(key, default)
@@ -131,21 +132,39 @@ class ApiContext:
         self.provider_users.put(cache_key, user_id, None if user_id else 5.0)
         return user_id
 
-    async def connections_for_jobs(self, user_id: str) -> list[dict[str, Any]]:
-        """The user's connections as seen by job validation, cached briefly (``api.connection_cache_ttl_s``):
-        one DynamoDB Query fewer per sync job for active users. The worker re-reads the connections, so a
-        stale entry can only let through a job that then fails there; GET /v1/connections always reads."""
-        ttl = float(self.tune("connection_cache_ttl_s", 10))
-        cached = self.user_connections.get(user_id) if ttl > 0 else _MISSING
-        if cached is not _MISSING:
-            return cached  # type: ignore[return-value]
+    async def user_connections(self, user_id: str) -> list[dict[str, Any]]:
+        """The user's connections (CONN# items): ``config##{userId}`` in Redis, else one DynamoDB Query that
+        fills it (cache-aside, see stack.api.cache for what invalidates it)."""
+        if self.cache is None:
+            return await self.store.list_connections(user_id)
+        lookup = await self.cache.connections(user_id)
+        if lookup.hit:
+            return lookup.value  # type: ignore[no-any-return]
         connections = await self.store.list_connections(user_id)
-        if ttl > 0:
-            self.user_connections.put(user_id, connections, ttl)
+        await self.cache.fill_connections(user_id, lookup, connections)
         return connections
 
-    def forget_connections(self, user_id: str) -> None:
-        self.user_connections.discard(user_id)
+    async def user_job(self, user_id: str, job_id: str) -> dict[str, Any] | None:
+        """One of the user's sync jobs: a SUCCEEDED one from the cache, anything else read from DynamoDB.
+        Reading a terminal status also drops the user's cached configuration: the worker may have changed a
+        connection (needs_reauth) as the job ended."""
+        lookup = await self.cache.job(user_id, job_id) if self.cache is not None else None
+        if lookup is not None and lookup.hit:
+            return lookup.value  # type: ignore[no-any-return]
+        job = await self.store.get_job(user_id, job_id)
+        if job is not None and self.cache is not None and job.get("status") in TERMINAL_JOB_STATUSES:
+            assert lookup is not None
+            await self.cache.fill_job(user_id, lookup, job)     # before the invalidation, which fences fills
+            await self.cache.invalidate_config(user_id)
+        return job
+
+    async def forget_connections(self, user_id: str) -> None:
+        if self.cache is not None:
+            await self.cache.invalidate_config(user_id)
+
+    async def forget_user(self, user_id: str) -> None:
+        if self.cache is not None:
+            await self.cache.invalidate_user(user_id)
 
     def spawn(self, coro: Any) -> None:
         """Run work after the response (exports, account deletion), keeping a reference so it is not GC'd."""

@@ -127,6 +127,7 @@ async def erase_user(ctx: ApiContext, user_id: str) -> None:
                     mapping = schema.provider_user_pk(str(item["provider"]), str(item["providerUserId"]))
                     keys.append({schema.PK: {"S": mapping}, schema.SK: {"S": mapping}})
         await ctx.store.batch_delete(keys)
+        await ctx.forget_user(user_id)    # again: a read during the erasure may have cached what is now gone
         for prefix in (f"exports/{user_id}/", f"device-uploads/{user_id}/"):
             listing = await ctx.aws.call("s3", ctx.aws.s3.list_objects_v2, Bucket=ctx.config.export_bucket,
                                          Prefix=prefix)

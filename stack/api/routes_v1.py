@@ -41,14 +41,13 @@ def connection_view(item: dict[str, Any]) -> dict[str, Any]:
 async def list_connections(request: Request) -> Response:
     ctx = ctx_of(request)
     principal = await ctx.principal(request)
-    items = await ctx.store.list_connections(principal.user_id)
-    ctx.user_connections.put(principal.user_id, items, float(ctx.tune("connection_cache_ttl_s", 10)))
+    items = await ctx.user_connections(principal.user_id)
     return JSONResponse({"connections": [connection_view(i) for i in items if i.get("status") != "revoked"]})
 
 
 async def _usable_connections(ctx: ApiContext, user_id: str, *connection_ids: str) -> dict[str, dict[str, Any]]:
     """The user's own connections by id; 404 if one is not theirs, 409 if it needs re-authorization."""
-    connections = {c["connectionId"]: c for c in await ctx.connections_for_jobs(user_id)}
+    connections = {c["connectionId"]: c for c in await ctx.user_connections(user_id)}
     for connection_id in connection_ids:
         connection = connections.get(connection_id)
         if connection is None or connection.get("status") == "revoked":
@@ -79,7 +78,7 @@ async def get_sync_job(request: Request) -> Response:
     principal = await ctx.principal(request)
     job_id = request.path_params["jobId"]
     # Someone else's job and a job that does not exist look the same: 404 [IDOR].
-    job = await ctx.store.get_job(principal.user_id, job_id) if JOB_ID_PATTERN.match(job_id) else None
+    job = await ctx.user_job(principal.user_id, job_id) if JOB_ID_PATTERN.match(job_id) else None
     if job is None:
         raise not_found(f"sync job {job_id} not found")
     body: dict[str, Any] = {"jobId": job["jobId"], "status": job.get("status", "QUEUED"),
@@ -133,7 +132,7 @@ async def _device_destination(ctx: ApiContext, user_id: str, requested: str | No
     if requested:
         await _usable_connections(ctx, user_id, requested)
         return requested
-    for connection in await ctx.connections_for_jobs(user_id):
+    for connection in await ctx.user_connections(user_id):
         if connection.get("status") == "active" and connection.get("provider") in WRITABLE_PROVIDERS:
             return str(connection["connectionId"])
     raise ApiError(409, "no_destination", "connect Strava or Fitbit first: there is nowhere to write the upload")
@@ -148,7 +147,7 @@ async def delete_connection(request: Request) -> Response:
     if connection is None:
         raise not_found(f"connection {connection_id} not found")
     await ctx.store.delete_connection(principal.user_id, connection)
-    ctx.forget_connections(principal.user_id)
+    await ctx.forget_connections(principal.user_id)
     if connection.get("provider") and connection.get("providerUserId"):
         # Stop resolving this provider user's webhooks here now, not when the cached mapping expires.
         ctx.provider_users.put(f"{connection['provider']}#{connection['providerUserId']}", None)
@@ -161,7 +160,7 @@ async def delete_me(request: Request) -> Response:
     ctx = ctx_of(request)
     principal = await ctx.principal(request)
     idempotency_key(request)
-    ctx.forget_connections(principal.user_id)
+    await ctx.forget_user(principal.user_id)
     ctx.spawn(exports.erase_user(ctx, principal.user_id))
     return JSONResponse({"status": "DELETION_SCHEDULED"}, status_code=202)
 
