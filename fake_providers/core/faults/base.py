@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Union
 
 from ..util import unit
 
@@ -59,6 +59,9 @@ class Fault:
     type_name: ClassVar[str] = "noop"
     phase: ClassVar[str] = "request"     # request | webhook
     description: ClassVar[str] = "does nothing"
+    # The attributes the type takes, read in this order (the first bad one is the one reported). A type whose
+    # attributes depend on each other overrides ``parse`` instead.
+    accepts: ClassVar[dict[str, "AttributeSpec"]] = {}
 
     def __init__(self, name: str, target: Target, probability: float, attributes: dict, seed: int,
                  max_hits: int | None = None) -> None:
@@ -76,9 +79,13 @@ class Fault:
     @classmethod
     def parse(cls, attributes: dict) -> dict:
         """Validate and normalize the type's own settings; raise FaultDefinitionError saying what is wrong."""
-        if attributes:
-            raise FaultDefinitionError(f"fault type {cls.type_name!r} takes no attributes, got {sorted(attributes)}")
-        return {}
+        if not cls.accepts:
+            if attributes:
+                raise FaultDefinitionError(
+                    f"fault type {cls.type_name!r} takes no attributes, got {sorted(attributes)}")
+            return {}
+        only(attributes, set(cls.accepts), cls.type_name)
+        return {key: spec.read(attributes, key) for key, spec in cls.accepts.items()}
 
     def describe(self) -> dict:
         return {"name": self.name, "type": self.type_name, "target": {k: v for k, v in vars(self.target).items()
@@ -143,3 +150,52 @@ def only(attrs: dict, allowed: set[str], type_name: str) -> None:
     if extra:
         raise FaultDefinitionError(
             f"unknown attribute(s) {sorted(extra)} for fault type {type_name!r}; allowed: {sorted(allowed)}")
+
+
+def choice(attrs: dict, key: str, default: str, options: tuple[str, ...]) -> str:
+    value = attrs.get(key, default)
+    if value not in options:
+        spelled = f"{', '.join(options[:-1])} or {options[-1]}" if len(options) > 1 else options[0]
+        raise FaultDefinitionError(f"attribute {key!r} must be {spelled}, got {value!r}")
+    return value
+
+
+def flag(attrs: dict, key: str, default: bool) -> bool:
+    if key in attrs and not isinstance(attrs[key], bool):
+        raise FaultDefinitionError(f"attribute {key!r} must be true or false")
+    return attrs.get(key, default)
+
+
+@dataclass(frozen=True)
+class Number:
+    """A numeric attribute, read by ``number`` with these bounds."""
+    default: float | None = None
+    lo: float | None = 0
+    hi: float | None = None
+    integer: bool = False
+    required: bool = False
+
+    def read(self, attrs: dict, key: str) -> float | None:
+        return number(attrs, key, self.default, lo=self.lo, hi=self.hi, integer=self.integer, required=self.required)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One of a few words."""
+    default: str
+    options: tuple[str, ...]
+
+    def read(self, attrs: dict, key: str) -> str:
+        return choice(attrs, key, self.default, self.options)
+
+
+@dataclass(frozen=True)
+class Flag:
+    """true or false."""
+    default: bool
+
+    def read(self, attrs: dict, key: str) -> bool:
+        return flag(attrs, key, self.default)
+
+
+AttributeSpec = Union[Number, Choice, Flag]

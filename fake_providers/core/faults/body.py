@@ -5,22 +5,15 @@ from __future__ import annotations
 from aiohttp import web
 
 from . import register
-from .base import Fault, FaultDefinitionError, number, only
+from .base import Choice, Fault, Number
 
-
-def _status(a: dict) -> int | None:
-    v = number(a, "status", None, lo=100, hi=599, integer=True)
-    return int(v) if v is not None else None
+STATUS = Number(None, lo=100, hi=599, integer=True)    # default: the handler's own status
 
 
 class EmptyBodyFault(Fault):
     type_name = "empty_body"
     description = "send an empty body (status kept unless given)"
-
-    @classmethod
-    def parse(cls, a: dict) -> dict:
-        only(a, {"status"}, cls.type_name)
-        return {"status": _status(a)}
+    accepts = {"status": STATUS}
 
     async def after(self, ctx, response):
         ct = response.headers.get("Content-Type", "application/json")
@@ -31,14 +24,7 @@ class EmptyBodyFault(Fault):
 class MalformedBodyFault(Fault):
     type_name = "malformed_body"
     description = "send a truncated / garbage / HTML body with the usual content type"
-
-    @classmethod
-    def parse(cls, a: dict) -> dict:
-        only(a, {"status", "mode"}, cls.type_name)
-        mode = a.get("mode", "truncate")
-        if mode not in ("truncate", "garbage", "html"):
-            raise FaultDefinitionError(f"attribute 'mode' must be truncate, garbage or html, got {mode!r}")
-        return {"status": _status(a), "mode": mode}
+    accepts = {"mode": Choice("truncate", ("truncate", "garbage", "html")), "status": STATUS}
 
     async def after(self, ctx, response):
         body = response.body if isinstance(getattr(response, "body", None), (bytes, bytearray)) else b""

@@ -5,21 +5,14 @@ from __future__ import annotations
 import asyncio
 
 from . import register
-from .base import Fault, FaultDefinitionError, number, only
+from .base import Choice, Fault, Number
 from .reset import abort
 
 
 class HangFault(Fault):
     type_name = "hang"
     description = "hold the request for N seconds (past a client timeout), then respond or reset"
-
-    @classmethod
-    def parse(cls, a: dict) -> dict:
-        only(a, {"seconds", "then"}, cls.type_name)
-        then = a.get("then", "respond")
-        if then not in ("respond", "reset"):
-            raise FaultDefinitionError(f"attribute 'then' must be respond or reset, got {then!r}")
-        return {"seconds": number(a, "seconds", 30.0, hi=3600), "then": then}
+    accepts = {"then": Choice("respond", ("respond", "reset")), "seconds": Number(30.0, hi=3600)}
 
     async def before(self, ctx):
         await asyncio.sleep(self.attributes["seconds"])

@@ -5,20 +5,13 @@ target.user names the user. attributes: immediate (bool), notify (bool, default 
 from __future__ import annotations
 
 from . import register
-from .base import Fault, FaultDefinitionError, only
+from .base import Fault, FaultDefinitionError, Flag
 
 
 class TokenRevocationFault(Fault):
     type_name = "token_revocation"
     description = "revoke a user's tokens (provider's own 401/403 afterwards, revocation webhook sent)"
-
-    @classmethod
-    def parse(cls, a: dict) -> dict:
-        only(a, {"immediate", "notify"}, cls.type_name)
-        for k in ("immediate", "notify"):
-            if k in a and not isinstance(a[k], bool):
-                raise FaultDefinitionError(f"attribute {k!r} must be true or false")
-        return {"immediate": a.get("immediate", False), "notify": a.get("notify", True)}
+    accepts = {"immediate": Flag(False), "notify": Flag(True)}
 
     async def on_install(self, state) -> None:
         if self.attributes["immediate"]:

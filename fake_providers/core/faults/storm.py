@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from ..errors import ProviderError
 from . import register
-from .base import Fault, number, only
+from .base import Fault, Number
 
 
 class RateLimitStormFault(Fault):
     type_name = "rate_limit_storm"
     description = "429 with the provider's rate-limit body/headers, with or without Retry-After"
-
-    @classmethod
-    def parse(cls, a: dict) -> dict:
-        only(a, {"retry_after"}, cls.type_name)
-        return {"retry_after": number(a, "retry_after", None, integer=True)}
+    accepts = {"retry_after": Number(None, integer=True)}
 
     async def before(self, ctx):
         ra = self.attributes["retry_after"]

@@ -4,18 +4,14 @@ from __future__ import annotations
 import dataclasses
 
 from . import register
-from .base import Fault, number, only
+from .base import Fault, Number
 
 
 class WebhookDuplicateFault(Fault):
     type_name = "webhook_duplicate"
     phase = "webhook"
     description = "send each matching webhook delivery 1+N times"
-
-    @classmethod
-    def parse(cls, a: dict) -> dict:
-        only(a, {"copies"}, cls.type_name)
-        return {"copies": int(number(a, "copies", 1, lo=1, hi=100, integer=True))}
+    accepts = {"copies": Number(1, lo=1, hi=100, integer=True)}
 
     def on_webhook(self, delivery, emitter):
         out = [delivery]

@@ -3,19 +3,14 @@ passed), so the subscriber sees it out of order. attributes: after (default 1), 
 from __future__ import annotations
 
 from . import register
-from .base import Fault, number, only
+from .base import Fault, Number
 
 
 class WebhookOutOfOrderFault(Fault):
     type_name = "webhook_out_of_order"
     phase = "webhook"
     description = "hold a webhook delivery until N later ones were sent"
-
-    @classmethod
-    def parse(cls, a: dict) -> dict:
-        only(a, {"after", "max_hold_seconds"}, cls.type_name)
-        return {"after": int(number(a, "after", 1, lo=1, hi=1000, integer=True)),
-                "max_hold_seconds": number(a, "max_hold_seconds", 5.0, hi=3600)}
+    accepts = {"after": Number(1, lo=1, hi=1000, integer=True), "max_hold_seconds": Number(5.0, hi=3600)}
 
     def on_webhook(self, delivery, emitter):
         delivery.meta["held_by"] = self.name
