@@ -8,8 +8,9 @@ capacity, not latency under an arrival rate). The client is wrk when installed (
 more CPU per request than the API itself and would measure itself), else an httpx asyncio client:
   health        GET /health                      (the ASGI stack alone)
   auth-only     GET /v1/sync-jobs/not-a-job      (JWT authorizer + per-user/per-IP Redis limits, no AWS call)
-  connections   GET /v1/connections              (+ one DynamoDB Query in the thread pool)
-  sync-jobs     POST /v1/sync-jobs               (+ Query, TransactWriteItems, SendMessage)
+  connections   GET /v1/connections, every user in turn (a DynamoDB Query, or the config## Redis cache)
+  sync-jobs     POST /v1/sync-jobs               (+ connections, conditional PutItem x2, SendMessage)
+  job-poll      GET /v1/sync-jobs/{id}, one QUEUED job per user (a GetItem: unfinished jobs are never cached)
 It also times the authorizer in-process: a first (RSA-verifying) check and a cached one.
 Figures: requests/s, p50/p99 latency in ms, non-2xx answers (auth-only is 404 by design), and the API
 process's CPU milliseconds per request.
@@ -30,10 +31,16 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+# Run as a script (``python -m bench api`` execs this file), sys.path[0] is bench/: put this checkout first so
+# ``stack`` and ``tests`` are the code next to this file even when the editable install points elsewhere.
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path[:1]:
+    sys.path.insert(0, str(REPO_ROOT))
 
-from stack.config import IssuerConfig
-from tests.stack_api.harness import Backend, create_aws_resources, free_port, start_process, start_redis
+import httpx  # noqa: E402
+
+from stack.config import IssuerConfig  # noqa: E402
+from tests.stack_api.harness import Backend, create_aws_resources, free_port, start_process, start_redis  # noqa: E402
 
 RELAXED = {"api": {"user_rate_per_s": 100000, "user_burst": 100000, "ip_limit": 100000000, "ip_window_s": 300}}
 
@@ -119,12 +126,28 @@ def _wrk_ms(text: str) -> float:
     return value / 1000 if text.endswith("us") else value * 1000 if text.endswith("s") and not text.endswith("ms") else value
 
 
+WRK_ROTATE_SCRIPT = """
+counter = 0
+request = function()
+  counter = counter + 1
+  wrk.headers["Authorization"] = tokens[(counter % #tokens) + 1]
+  return wrk.format("GET", paths[(counter % #paths) + 1])
+end
+"""
+
+
 def drive_wrk(url: str, path: str, headers: dict[str, str], seconds: float, concurrency: int,
-              body: str | None, workdir: Path) -> Figures:
+              body: str | None, workdir: Path, rotate: list[tuple[str, str]] | None = None) -> Figures:
+    """``rotate``: (Authorization header, path) pairs cycled through, one per request (many users)."""
     command = ["wrk", "-t1", f"-c{concurrency}", f"-d{max(1, int(seconds))}s", "--latency"]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
-    if body is not None:
+    if rotate:
+        script = workdir / "rotate.lua"
+        script.write_text("tokens = {" + ",".join(json.dumps(a) for a, _ in rotate) + "}\npaths = {"
+                          + ",".join(json.dumps(p) for _, p in rotate) + "}\n" + WRK_ROTATE_SCRIPT)
+        command += ["-s", str(script)]
+    elif body is not None:
         script = workdir / "post.lua"
         script.write_text(f"wrk.method = \"POST\"\nwrk.body = {json.dumps(body)}\n" + WRK_POST_SCRIPT)
         command += ["-s", str(script), "-H", "Content-Type: application/json"]
@@ -201,12 +224,25 @@ def main(argv: list[str] | None = None) -> int:
                         "destinationConnectionId": connections[first]["fitbit"], "dataType": "workout",
                         "mode": "manual"}
         # (path, body, expected status for "no error"); auth-only answers 404 by design (no AWS call).
+        # Jobs to poll: one QUEUED job per user (a poll of an unfinished job always reads DynamoDB).
+        job_paths = {}
+        with httpx.Client(base_url=api.url, timeout=30) as http:
+            for user in users:
+                created = http.post("/v1/sync-jobs", headers={**tokens[user], "Idempotency-Key": str(uuid.uuid4())},
+                                    json={"sourceConnectionId": connections[user]["strava"],
+                                          "destinationConnectionId": connections[user]["fitbit"],
+                                          "dataType": "workout", "mode": "manual"})
+                job_paths[user] = f"/v1/sync-jobs/{created.json().get('jobId', 'none')}"
         wrk_scenarios = {"health": ("/health", None), "auth-only": ("/v1/sync-jobs/not-a-job", None),
-                         "connections": ("/v1/connections", None), "sync-jobs": ("/v1/sync-jobs", sync_request)}
+                         "connections": ("/v1/connections", None), "sync-jobs": ("/v1/sync-jobs", sync_request),
+                         "job-poll": ("", None)}
+        rotations = {"connections": [(tokens[u]["Authorization"], "/v1/connections") for u in users],
+                     "job-poll": [(tokens[u]["Authorization"], job_paths[u]) for u in users]}
         scenarios = {
             "health": lambda i, c: ("GET", "/health", {}),
             "auth-only": lambda i, c: ("GET", "/v1/sync-jobs/not-a-job", {"headers": tokens[pick(i, c)]}),
             "connections": lambda i, c: ("GET", "/v1/connections", {"headers": tokens[pick(i, c)]}),
+            "job-poll": lambda i, c: ("GET", job_paths[pick(i, c)], {"headers": tokens[pick(i, c)]}),
             "sync-jobs": lambda i, c: ("POST", "/v1/sync-jobs", {
                 "headers": {**tokens[pick(i, c)], "Idempotency-Key": str(uuid.uuid4())},
                 "json": {"sourceConnectionId": connections[pick(i, c)]["strava"],
@@ -214,14 +250,16 @@ def main(argv: list[str] | None = None) -> int:
                          "dataType": "workout", "mode": "manual"}}),
         }
         use_wrk = shutil.which("wrk") is not None and not args.python_client
-        print(f"client: {'wrk (one user token)' if use_wrk else 'httpx asyncio (rotating users)'}")
+        print(f"client: {'wrk (connections, job-poll: every user in turn; others: one user)' if use_wrk else 'httpx asyncio (rotating users)'}")
         print(f"{'scenario':<12} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'API cpu ms/req':>15}")
         for name, make in scenarios.items():
             cpu_before = cpu_seconds(api.popen.pid)
             if use_wrk:
                 path, body = wrk_scenarios[name]
-                figures = drive_wrk(api.url, path, tokens[first] if name != "health" else {}, args.seconds,
-                                    args.concurrency, json.dumps(body) if body else None, workdir)
+                rotate = rotations.get(name)
+                figures = drive_wrk(api.url, path, tokens[first] if name not in ("health", *rotations) else {},
+                                    args.seconds, args.concurrency, json.dumps(body) if body else None, workdir,
+                                    rotate)
             else:
                 count, latencies, errors = asyncio.run(drive(api.url, make, args.seconds, args.concurrency))
                 figures = Figures(count / args.seconds, percentile(latencies, 0.5), percentile(latencies, 0.99),

@@ -24,7 +24,7 @@ from typing import Any, Mapping, TypedDict
 
 from botocore.exceptions import ClientError
 
-from stack import aws_clients, schema
+from stack import schema
 from stack.config import PROVIDERS, ConfigError, StackConfig
 
 log = logging.getLogger("syncwell.bootstrap")
@@ -54,6 +54,8 @@ def local_app_secret(provider: str) -> schema.ProviderAppSecret:
 def create_resources(config: StackConfig, env: Mapping[str, str] | None = None,
                      app_secrets: Mapping[str, schema.ProviderAppSecret] | None = None) -> BootstrapResult:
     """Create (or confirm) every resource; ``env`` supplies credentials/endpoints (default ``os.environ``)."""
+    from stack import aws_clients   # boto3: imported on use, so importing local_app_secret stays cheap
+
     # The five services are independent: create them in parallel (client creation alone costs ~0.1-0.25 s each).
     with ThreadPoolExecutor(5) as pool:
         queues = pool.submit(_ensure_queues, config, env)
@@ -70,6 +72,8 @@ def create_resources(config: StackConfig, env: Mapping[str, str] | None = None,
 
 
 def _ensure_queues(config: StackConfig, env: Mapping[str, str] | None) -> tuple[str, str, str]:
+    from stack import aws_clients
+
     sqs = aws_clients.client("sqs", env)
     dlq_url = _ensure_queue(sqs, config.dlq, {"MessageRetentionPeriod": str(DLQ_RETENTION_S)})
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]

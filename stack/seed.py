@@ -17,9 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, Mapping, Sequence
 
-import httpx
-
-from stack import aws_clients, schema
+from stack import schema
 from stack.config import StackConfig
 
 SYNC_PAIRS: tuple[tuple[str, str, str], ...] = (
@@ -66,6 +64,12 @@ class SeedResult:
 
     def to_json(self) -> list[dict[str, Any]]:
         return [asdict(user) for user in self.users]
+
+    @classmethod
+    def from_json(cls, users: Sequence[Mapping[str, Any]], seconds: float = 0.0) -> "SeedResult":
+        """The inverse of :meth:`to_json` (the provisioning process hands its result to the launcher)."""
+        return cls([SeededUser(u["user_id"], u["tier"], tuple(SeededConnection(**c) for c in u["connections"]),
+                               tuple(SeededPair(**p) for p in u["pairs"])) for u in users], seconds)
 
 
 @dataclass(frozen=True)
@@ -129,6 +133,8 @@ def seed_users(config: StackConfig, fake_urls: Mapping[str, str], count: int, en
 
 def create_fake_users(base_url: str, count: int, prefix: str) -> list[FakeUser]:
     """Users created in one fake provider through its control API (tokens the fake will accept)."""
+    import httpx
+
     response = httpx.post(f"{base_url}/_fake/users/bulk", json={"count": count, "prefix": prefix}, timeout=30)
     response.raise_for_status()
     body = response.json()
@@ -165,6 +171,8 @@ def sync_config_item(user_id: str, tier: str, pair: SeededPair, next_sync: int, 
 
 
 def store_secrets(secrets: Sequence[tuple[str, schema.ProviderTokens]], env: Mapping[str, str] | None) -> None:
+    from stack import aws_clients
+
     client = aws_clients.client("secretsmanager", env)
 
     def put(entry: tuple[str, schema.ProviderTokens]) -> None:
@@ -181,6 +189,8 @@ def store_secrets(secrets: Sequence[tuple[str, schema.ProviderTokens]], env: Map
 def write_items(table: str, items: Sequence[dict[str, Any]], env: Mapping[str, str] | None) -> None:
     """BatchWriteItem in chunks of 25, re-sending unprocessed items."""
     import boto3.dynamodb.types
+
+    from stack import aws_clients
 
     serializer = boto3.dynamodb.types.TypeSerializer()
     client = aws_clients.client("dynamodb", env)
