@@ -10,12 +10,14 @@ a deep backlog does not slow every ReceiveMessage down (``--no-sqs-speedup`` ser
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from typing import Any, Callable, Iterable
 
 from stack.readiness import announce_ready
 
+DYNAMODB_SPEEDUP_ENV = "SWSIM_DYNAMODB_SPEEDUP"  # "0": stock moto DynamoDB (the launcher passes the env through)
 SERVICES = ("sqs", "dynamodb", "secretsmanager", "s3", "events")
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 # Filled by the launcher's fork server before it forks (stack.launcher.zygote): apps built and warmed once.
@@ -98,6 +100,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--server", choices=("threaded", "gevent"), default="threaded")
     parser.add_argument("--no-sqs-speedup", action="store_true", help="serve stock moto SQS (for benchmarks)")
+    parser.add_argument("--no-dynamodb-speedup", action="store_true",
+                        help="serve stock moto DynamoDB (for benchmarks; also env SWSIM_DYNAMODB_SPEEDUP=0)")
     parser.add_argument("--ready-file", default=None)
     return parser.parse_args(argv)
 
@@ -115,6 +119,11 @@ def main(argv: list[str] | None = None) -> int:
 
         install()
     app = PREBUILT_APPS.get(args.service) or build_app(args.service)
+    if args.service == "dynamodb" and not (args.no_dynamodb_speedup or os.environ.get(DYNAMODB_SPEEDUP_ENV) == "0"):
+        from stack import dynamodb_speedup
+
+        dynamodb_speedup.install()
+        app = dynamodb_speedup.wrap_app(app)
     serve = serve_gevent if args.server == "gevent" else serve_threaded
     serve(app, args.host, args.port, args.service, args.ready_file)
     return 0
