@@ -19,10 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import signal
-import socket
-import struct
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -31,8 +27,12 @@ from urllib.parse import urlsplit
 
 from stack.faults.aws_wire import error_response, identify
 from stack.faults.chaos_rules import RuleSet
+from stack.faults.control_http import control_response
+from stack.faults.control_http import json_response as _json
+from stack.faults.control_http import reset as _reset
 from stack.faults.envelope import FaultDefinitionError
 from stack.faults.http_wire import Head, dechunk, read_body, read_head
+from stack.faults.proxy_main import proxy_parser, run_proxy, stop_event
 from stack.readiness import announce_ready
 
 CONTROL_PREFIXES = ("/_localstack/", "/_swsim/", "/health")
@@ -115,7 +115,7 @@ class AwsChaosProxy:
                     writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
                 body, _ = await read_body(reader, head)
                 if target.startswith(CONTROL_PREFIXES) and (listener.service is None or target[1] == "_"):
-                    writer.write(await self._control(method, target, body, head.keep_alive))
+                    writer.write(await control_response(method, target, body, head.keep_alive, self._dispatch))
                     await writer.drain()
                     if not head.keep_alive:
                         return
@@ -178,19 +178,6 @@ class AwsChaosProxy:
         return head.keep_alive and not closes
 
     # ---- control API -----------------------------------------------------------------------------------------
-    async def _control(self, method: str, target: str, body: bytes, keep_alive: bool) -> bytes:
-        path = target.partition("?")[0].rstrip("/")
-        try:
-            data = json.loads(body) if body.strip() else None
-            result = await self._dispatch(method, path, data)
-        except FaultDefinitionError as exc:
-            return _json(400, {"error": str(exc)}, keep_alive)
-        except json.JSONDecodeError as exc:
-            return _json(400, {"error": f"the body is not JSON: {exc}"}, keep_alive)
-        if result is None:
-            return _json(404, {"error": f"no control endpoint {method} {path}"}, keep_alive)
-        return _json(200, result, keep_alive)
-
     async def _dispatch(self, method: str, path: str, data: Any) -> Any:
         if path == "/_localstack/chaos/faults":
             actions = {"POST": self.rules.replace, "PUT": self.rules.replace, "PATCH": self.rules.extend,
@@ -281,24 +268,6 @@ def _client_head(response: Head, keep_alive: bool, delimited_by_close: bool) -> 
     return b"\r\n".join([" ".join(response.first).encode("latin-1"), *lines]) + b"\r\n\r\n"
 
 
-def _reset(writer: asyncio.StreamWriter) -> None:
-    """Close with a TCP RST (SO_LINGER 0), as a crashed or unreachable endpoint looks to the client."""
-    sock = writer.get_extra_info("socket")
-    try:
-        if sock is not None:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    except OSError:
-        pass
-    writer.transport.abort()
-
-
-def _json(status: int, payload: Any, keep_alive: bool) -> bytes:
-    body = json.dumps(payload).encode()
-    reason = {200: "OK", 400: "Bad Request", 404: "Not Found"}.get(status, "OK")
-    return (f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-            f"Connection: {'keep-alive' if keep_alive else 'close'}\r\n\r\n").encode() + body
-
-
 def _plain(status: int, text: str, keep_alive: bool) -> bytes:
     return _json(status, {"error": text}, keep_alive)
 
@@ -320,41 +289,27 @@ def _parse_upstreams(values: list[str]) -> dict[str, str]:
     return out
 
 
-def install_event_loop_policy() -> None:
-    try:
-        import uvloop
-    except ImportError:
-        return
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-
-
 async def _main(args: argparse.Namespace) -> None:
     proxy = AwsChaosProxy(_parse_upstreams(args.upstream), args.host, args.seed)
     ports = {s: int(p) for s, _, p in (v.partition("=") for v in args.listen)} if args.listen else None
     await proxy.start(args.port, ports)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_event()
     announce_ready("aws-chaos", proxy.url(None), args.ready_file, **proxy.describe())
     await stop.wait()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stack.faults.aws_proxy", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def _own_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--upstream", action="append", default=[], metavar="SERVICE=URL",
                         help="an AWS service and its emulator endpoint (repeat per service)")
     parser.add_argument("--listen", action="append", default=[], metavar="SERVICE=PORT",
                         help="pin a service's listener port (default: any free port)")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0, help="edge/control listener port (0 = any free port)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of rules that give none")
-    parser.add_argument("--ready-file", default=None)
-    args = parser.parse_args(argv)
-    install_event_loop_policy()
-    asyncio.run(_main(args))
-    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = proxy_parser("stack.faults.aws_proxy", __doc__, own_flags=_own_flags,
+                          port_help="edge/control listener port (0 = any free port)",
+                          seed_help="seed of rules that give none")
+    return run_proxy(_main, parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import random
-import signal
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -26,9 +24,10 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from stack.faults.aws_proxy import _json, _reset, install_event_loop_policy
+from stack.faults.control_http import Reply, serve_control_connection
+from stack.faults.control_http import reset as _reset
 from stack.faults.envelope import FaultDefinitionError
-from stack.faults.http_wire import read_body, read_head
+from stack.faults.proxy_main import proxy_parser, run_proxy, stop_event
 from stack.readiness import announce_ready
 
 TOXIC_TYPES = ("down", "latency", "reset")
@@ -183,45 +182,24 @@ class RedisFaultProxy:
         return await asyncio.start_server(self._control_conn, host, port, reuse_address=True)
 
     async def _control_conn(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                head = await read_head(reader)
-                if head is None:
-                    return
-                body, _ = await read_body(reader, head)
-                writer.write(await self._control(head.first[0], head.first[1].partition("?")[0], body,
-                                                 head.keep_alive))
-                await writer.drain()
-                if not head.keep_alive:
-                    return
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            writer.close()
+        await serve_control_connection(reader, writer, self._dispatch)
 
-    async def _control(self, method: str, path: str, body: bytes, keep_alive: bool) -> bytes:
-        path = path.rstrip("/")
-        try:
-            data = json.loads(body) if body.strip() else None
-            if path == "/toxics" and method == "POST":
-                return _json(200, (await self.add(data)).describe(), keep_alive)
-            if path == "/toxics" and method == "DELETE":
-                await self.clear()
-                return _json(200, [], keep_alive)
-            if path.startswith("/toxics/") and method == "DELETE":
-                found = await self.remove(path.removeprefix("/toxics/"))
-                return _json(200 if found else 404, {"removed": found}, keep_alive)
-        except FaultDefinitionError as exc:
-            return _json(400, {"error": str(exc)}, keep_alive)
-        except json.JSONDecodeError as exc:
-            return _json(400, {"error": f"the body is not JSON: {exc}"}, keep_alive)
+    async def _dispatch(self, method: str, path: str, data: Any) -> Any:
+        if path == "/toxics" and method == "POST":
+            return (await self.add(data)).describe()
+        if path == "/toxics" and method == "DELETE":
+            await self.clear()
+            return []
+        if path.startswith("/toxics/") and method == "DELETE":
+            found = await self.remove(path.removeprefix("/toxics/"))
+            return Reply(200 if found else 404, {"removed": found})
         if path == "/toxics" and method == "GET":
-            return _json(200, [t.describe() for t in self.toxics.values()], keep_alive)
+            return [t.describe() for t in self.toxics.values()]
         if path == "/counters" and method == "GET":
-            return _json(200, dict(self.counters), keep_alive)
+            return dict(self.counters)
         if path == "/health":
-            return _json(200, {"status": "ok", "listening": self._server is not None}, keep_alive)
-        return _json(404, {"error": f"no control endpoint {method} {path}"}, keep_alive)
+            return {"status": "ok", "listening": self._server is not None}
+        return None
 
 
 class RedisProxyClient:
@@ -260,29 +238,23 @@ async def _main(args: argparse.Namespace) -> None:
     await proxy.start()
     control = await proxy.serve_control(args.host, args.control_port)
     control_port = control.sockets[0].getsockname()[1]
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_event()
     db = upstream.path or "/0"
     announce_ready("redis-proxy", f"redis://{args.host}:{proxy.port}{db}", args.ready_file,
                    control_url=f"http://{args.host}:{control_port}", upstream=args.upstream)
     await stop.wait()
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m stack.faults.redis_proxy", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def _own_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--upstream", required=True, help="the Redis server, redis://HOST:PORT[/DB]")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0, help="proxy listener port (0 = any free port)")
     parser.add_argument("--control-port", type=int, default=0, help="control API port (0 = any free port)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of toxics that give none")
-    parser.add_argument("--ready-file", default=None)
-    args = parser.parse_args(argv)
-    install_event_loop_policy()
-    asyncio.run(_main(args))
-    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = proxy_parser("stack.faults.redis_proxy", __doc__, own_flags=_own_flags,
+                          port_help="proxy listener port (0 = any free port)",
+                          seed_help="seed of toxics that give none")
+    return run_proxy(_main, parser.parse_args(argv))
 
 
 if __name__ == "__main__":

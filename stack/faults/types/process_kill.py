@@ -4,33 +4,23 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from stack.faults.base import BaseFault, Rollback, once
+from stack.faults.process_fault import ProcessFault
 from stack.faults.registry import register
-from stack.faults.victims import COUNT_SCHEMA, check_count, choose
+from stack.faults.victims import COUNT_SCHEMA
 
 if TYPE_CHECKING:
-    from stack.faults.context import FaultContext
+    from stack.faults.processes import ProcessControl
 
 
 @register
-class ProcessKillFault(BaseFault):
+class ProcessKillFault(ProcessFault):
     type_name = "process_kill"
     description = "kill -9 target.process or {count|fraction} of the workers; restarted on rollback."
     attributes_schema = {**COUNT_SCHEMA, "restart": ((bool,), True)}
-    target_keys = frozenset({"process"})
 
-    def validate(self) -> None:
-        check_count(self.spec, self.attrs)
+    def hit(self, processes: "ProcessControl", name: str) -> None:
+        processes.kill(name)
 
-    def apply(self, ctx: "FaultContext") -> Rollback:
-        processes = ctx.require_processes()
-        victims = choose(self.spec, self.attrs, processes, ctx.rng(self.spec))
-        for name in victims:
-            processes.kill(name)
-
-        def undo() -> None:
-            if self.attrs["restart"]:
-                for name in victims:
-                    processes.restart(name)
-
-        return once(undo)
+    def heal(self, processes: "ProcessControl", name: str) -> None:
+        if self.attrs["restart"]:
+            processes.restart(name)

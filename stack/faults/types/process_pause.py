@@ -4,32 +4,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from stack.faults.base import BaseFault, Rollback, once
+from stack.faults.process_fault import ProcessFault
 from stack.faults.registry import register
-from stack.faults.victims import COUNT_SCHEMA, check_count, choose
 
 if TYPE_CHECKING:
-    from stack.faults.context import FaultContext
+    from stack.faults.processes import ProcessControl
 
 
 @register
-class ProcessPauseFault(BaseFault):
+class ProcessPauseFault(ProcessFault):
     type_name = "process_pause"
     description = "SIGSTOP target.process or {count|fraction} of the workers; SIGCONT on rollback."
-    attributes_schema = dict(COUNT_SCHEMA)
-    target_keys = frozenset({"process"})
 
-    def validate(self) -> None:
-        check_count(self.spec, self.attrs)
+    def hit(self, processes: "ProcessControl", name: str) -> None:
+        processes.pause(name)
 
-    def apply(self, ctx: "FaultContext") -> Rollback:
-        processes = ctx.require_processes()
-        victims = choose(self.spec, self.attrs, processes, ctx.rng(self.spec))
-        for name in victims:
-            processes.pause(name)
-
-        def undo() -> None:
-            for name in victims:
-                processes.resume(name)
-
-        return once(undo)
+    def heal(self, processes: "ProcessControl", name: str) -> None:
+        processes.resume(name)
