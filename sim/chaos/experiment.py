@@ -50,7 +50,17 @@ class LoadSpec:
 class ShortForm:
     duration_s: float
     scale: float  # multiplies every fault's start and duration
-    dau: int | None = None  # a lighter load for the test suite (2 shared cores)
+    dau: int | None = None  # the short form's load (denser than the full form's, so a few seconds hold enough jobs)
+    window_s: float | None = None  # finer load windows, so a few seconds per phase hold several of them
+    recovery_s: float | None = None  # after the last rollback, before "after" is judged (default min(full, 3))
+
+    @classmethod
+    def read(cls, data: Mapping[str, Any], source: str) -> "ShortForm":
+        r = _Reader(data, source, "short", {"duration_s", "scale", "dau", "window_s", "recovery_s"})
+        dau = r.number("dau", None, minimum=1)
+        return cls(r.number("duration_s", minimum=1), r.number("scale", 1.0, minimum=0.01),
+                   None if dau is None else int(dau), r.number("window_s", None, minimum=0.5),
+                   r.number("recovery_s", None, minimum=0))
 
 
 @dataclass(frozen=True)
@@ -123,11 +133,13 @@ class Experiment:
 
     def short_form(self) -> "Experiment":
         """Durations scaled down for the test suite (the same faults, checks and thresholds)."""
-        scale = self.short.scale
-        load = dataclasses.replace(self.load, duration_s=self.short.duration_s, dau=self.short.dau or self.load.dau)
-        return dataclasses.replace(self, load=load, method=tuple(s.scaled(scale) for s in self.method),
+        short = self.short
+        load = dataclasses.replace(self.load, duration_s=short.duration_s, dau=short.dau or self.load.dau,
+                                   window_s=short.window_s or self.load.window_s)
+        recovery = short.recovery_s if short.recovery_s is not None else min(self.recovery_s, 3.0)
+        return dataclasses.replace(self, load=load, method=tuple(s.scaled(short.scale) for s in self.method),
                                    steady_state=tuple(p.for_short_form() for p in self.steady_state),
-                                   recovery_s=min(self.recovery_s, 3.0))
+                                   recovery_s=recovery)
 
     def shifted(self, offset_s: float, prefix: str) -> "Experiment":
         """The same experiment starting ``offset_s`` later on a shared timeline (gamedays)."""
@@ -243,10 +255,7 @@ def experiment_from_mapping(data: Mapping[str, Any], source: str) -> Experiment:
     short_data = top.get("short", dict, None)
     if short_data is None:
         top.fail("experiment needs 'short' (duration_s and scale): the form the test suite runs")
-    short_reader = _Reader(short_data, source, "short", {"duration_s", "scale", "dau"})
-    short_dau = short_reader.number("dau", None, minimum=1)
-    short = ShortForm(short_reader.number("duration_s", minimum=1), short_reader.number("scale", 1.0, minimum=0.01),
-                      None if short_dau is None else int(short_dau))
+    short = ShortForm.read(short_data, source)
     method = tuple(_method_step(entry, source, index) for index, entry in enumerate(top.get("method", list, [])))
     names = [s.name for s in method]
     if len(set(names)) != len(names):

@@ -22,10 +22,7 @@ def load_gameday(path: Path, short: bool = False) -> Experiment:
         top = _Reader(data, source, "gameday", {"name", "title", "description", "load", "short", "experiments",
                                                  "recovery_s"})
         load = _load_spec(top.get("load", dict, {}), source)
-        short_reader = _Reader(top.get("short", dict), source, "short", {"duration_s", "scale", "dau"})
-        short_dau = short_reader.number("dau", None, minimum=1)
-        form = ShortForm(short_reader.number("duration_s", minimum=1), short_reader.number("scale", 1.0, 0.01),
-                         None if short_dau is None else int(short_dau))
+        form = ShortForm.read(top.get("short", dict), source)
         entries = top.get("experiments", list)
         if not entries:
             top.fail("a gameday needs at least one entry under 'experiments'")

@@ -45,8 +45,9 @@ class FaultRecord:
 @dataclass(frozen=True)
 class DeadLetter:
     job_id: str | None
-    receive_count: int  # ApproximateReceiveCount as first read by the harness (its own read included)
+    receives: int  # receives on the hot-path queue before SQS moved it to the DLQ
     body: Mapping[str, Any]
+    reason: str = ""  # what the DLQ consumer recorded on the job
 
 
 @dataclass
@@ -116,15 +117,20 @@ def ledger(evidence: Evidence, params: Mapping[str, Any]) -> InvariantResult:
 def no_duplicate_writes(evidence: Evidence, params: Mapping[str, Any]) -> InvariantResult:
     """No destination received the same payload (identity = normalized payload + external id) twice."""
     seen: Counter[tuple[str, str, str]] = Counter()
+    mine: set[tuple[str, str, str]] = set()  # written during this experiment (every write when unmarked)
     for write in evidence.writes:
-        seen[(str(write.get("provider")), str(write.get("user_id")), str(write.get("identity")))] += 1
-    duplicates = {key: n for key, n in seen.items() if n > 1}
-    figures = {"writes": len(evidence.writes), "distinct": len(seen), "duplicated": len(duplicates),
+        key = (str(write.get("provider")), str(write.get("user_id")), str(write.get("identity")))
+        seen[key] += 1
+        if write.get("mine", True):
+            mine.add(key)
+    duplicates = {key: n for key, n in seen.items() if n > 1 and key in mine}
+    figures = {"writes": sum(1 for w in evidence.writes if w.get("mine", True)), "distinct": len(mine),
+               "duplicated": len(duplicates),
                "examples": [f"{p}/{u}/{i[:12]} x{n}" for (p, u, i), n in list(duplicates.items())[:5]]}
     if duplicates:
         return InvariantResult("no_duplicate_writes", False, f"{len(duplicates)} payloads were written more than once "
-                               f"to a destination (of {len(seen)} distinct); e.g. {figures['examples'][:3]}", figures)
-    return InvariantResult("no_duplicate_writes", True, f"{len(evidence.writes)} destination writes, each once",
+                               f"to a destination (of {len(mine)} distinct); e.g. {figures['examples'][:3]}", figures)
+    return InvariantResult("no_duplicate_writes", True, f"{figures['writes']} destination writes, each once",
                            figures)
 
 
@@ -207,7 +213,7 @@ def dead_letter_after_exactly_5_receives(evidence: Evidence, params: Mapping[str
     """Non-transient failures reach the DLQ, each after exactly maxReceiveCount (5) receives."""
     expected = int(params.get("receives", MAX_RECEIVE_COUNT))
     minimum = int(params.get("min_dead_letters", 1))
-    receives = Counter(d.receive_count - 1 for d in evidence.dead_letters)  # minus the harness's own read
+    receives = Counter(d.receives for d in evidence.dead_letters)
     wrong = {n: c for n, c in receives.items() if n != expected}
     reasons = Counter(str(evidence.jobs.get(d.job_id or "", {}).get("error", "?"))[:60] for d in evidence.dead_letters)
     figures = {"dead_letters": len(evidence.dead_letters), "receives_histogram": dict(receives),

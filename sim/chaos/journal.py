@@ -56,8 +56,8 @@ class Journal:
             "series": {name: [[round(t, 3), v] for t, v in points] for name, points in evidence.series.items()},
             "windows": _windows(evidence),
             "accepted_jobs": len(evidence.accepted),
-            "dead_letters": [{"jobId": d.job_id, "receive_count": d.receive_count,
-                              "error": str(evidence.jobs.get(d.job_id or "", {}).get("error", ""))[:200]}
+            "dead_letters": [{"jobId": d.job_id, "receives": d.receives,
+                              "error": (d.reason or str(evidence.jobs.get(d.job_id or "", {}).get("error", "")))[:200]}
                              for d in evidence.dead_letters],
             "extra": _jsonable(evidence.extra),
             "verdict": {"passed": not failures, "failures": failures},

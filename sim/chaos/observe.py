@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from fake_providers.control import FakeControl
+from sim.chaos.clients import aws_client, fake_control
 
 Series = dict[str, list[tuple[float, float]]]
 
@@ -29,15 +29,32 @@ class Clock:
         return time.monotonic() - self.t0 if self.t0 is not None else 0.0
 
 
+class _Queues:
+    """Hot-path queue and DLQ depths (the DLQ's in-flight messages included: the DLQ consumer parks what it
+    recorded there for redrive, and they are still dead letters)."""
+
+    def __init__(self, aws_env: Mapping[str, str]) -> None:
+        self._sqs = aws_client("sqs", aws_env)
+        self._hot = self._sqs.get_queue_url(QueueName="HotPathSyncQueue")["QueueUrl"]
+        self._dlq = self._sqs.get_queue_url(QueueName="HotPathSyncDLQ")["QueueUrl"]
+
+    def depths(self) -> tuple[int, int, int, int]:
+        """(visible or delayed, in flight) on the hot-path queue; (visible, parked) in the DLQ."""
+        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+                 "ApproximateNumberOfMessagesDelayed"]
+        hot = self._sqs.get_queue_attributes(QueueUrl=self._hot, AttributeNames=names)["Attributes"]
+        dlq = self._sqs.get_queue_attributes(QueueUrl=self._dlq, AttributeNames=names[:2])["Attributes"]
+        return (int(hot.get(names[0], 0)) + int(hot.get(names[2], 0)), int(hot.get(names[1], 0)),
+                int(dlq.get(names[0], 0)), int(dlq.get(names[1], 0)))
+
+
 class Observer:
     """A thread sampling every ``interval_s``: queue/in-flight/DLQ depths and each fake's request total."""
 
     def __init__(self, aws_env: Mapping[str, str], fake_urls: Mapping[str, str], clock: Clock,
                  interval_s: float = 0.5) -> None:
-        from sim.load import QueueSampler
-
-        self._queues = QueueSampler(aws_env, ("HotPathSyncQueue", "HotPathSyncDLQ"), interval_s)
-        self._fakes = {name: FakeControl(url, timeout=5) for name, url in fake_urls.items()}
+        self._queues = _Queues(aws_env)
+        self._fakes = {name: fake_control(url) for name, url in fake_urls.items()}
         self._clock = clock
         self._interval_s = interval_s
         self._stop = threading.Event()
@@ -57,7 +74,8 @@ class Observer:
     def sample(self) -> None:
         at = self._clock.now()
         try:
-            visible, in_flight, dlq = self._queues.depths()
+            visible, in_flight, dlq_visible, dlq_parked = self._queues.depths()
+            dlq = dlq_visible + dlq_parked
         except Exception:  # SQS under a fault: a gap in the chart, not a failed run
             visible = in_flight = dlq = -1
         calls = self.third_party_calls()
@@ -80,19 +98,22 @@ class Observer:
         return float(total)
 
     def depths(self) -> tuple[int, int, int]:
-        return self._queues.depths()
+        """(visible, in flight) on the hot-path queue and the DLQ's visible messages (not yet recorded)."""
+        return self._queues.depths()[:3]
 
-    def drain(self, timeout_s: float) -> bool:
-        """Until nothing is queued, delayed or in flight (every job finished or dead-lettered)."""
+    def drain(self, timeout_s: float, dlq_consumer: bool = False) -> bool:
+        """Until nothing is queued, delayed or in flight (every job finished or dead-lettered) and, with the DLQ
+        consumer, until it has recorded every dead letter (none left visible in the DLQ)."""
         deadline = time.monotonic() + timeout_s
         quiet = 0
         while time.monotonic() < deadline:
             self.sample()
             try:
-                visible, in_flight, _ = self._queues.depths()
+                visible, in_flight, dlq_visible, _ = self._queues.depths()
             except Exception:
-                visible = in_flight = -1
-            quiet = quiet + 1 if visible == 0 and in_flight == 0 else 0
+                visible = in_flight = dlq_visible = -1
+            settled = visible == 0 and in_flight == 0 and (dlq_visible == 0 or not dlq_consumer)
+            quiet = quiet + 1 if settled else 0
             if quiet >= 2:  # twice in a row: a message between receive and delete is not "drained"
                 return True
             time.sleep(self._interval_s)
@@ -102,8 +123,6 @@ class Observer:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=5)
-        for control in self._fakes.values():
-            control.close()
 
     def snapshot(self) -> Series:
         with self._lock:

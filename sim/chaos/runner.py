@@ -166,6 +166,7 @@ def run_experiment(experiment: Experiment, stack: Any, out_dir: Path, *, short: 
     from scenarios.engine import OpenModelRun
     from sim.load import LoadOptions, schedule_for
 
+    setup_started = time.monotonic()
     out_dir.mkdir(parents=True, exist_ok=True)
     load = experiment.load
     options = LoadOptions(model=load.model, dau=load.dau, compress=load.compress, duration_s=load.duration_s,
@@ -188,24 +189,49 @@ def run_experiment(experiment: Experiment, stack: Any, out_dir: Path, *, short: 
     run = OpenModelRun(stack.api_url, events, BUILDERS, window_s=load.window_s, out_dir=out_dir / "load",
                        progress_interval_s=0.5, print_progress_lines=False)
     run.events.progress.add_listener(lambda snapshot: clock.start_at(time.monotonic() - snapshot.elapsed_s))
+    writes_before = collect.write_counts(fakes)
     timeline.thread.start()
     started_at = time.time()
+    load_started = time.monotonic()
     print(f"[chaos] {experiment.name}: {len(events)} requests over {load.duration_s:g} s, "
           f"{len(experiment.method)} method steps", file=sys.stderr, flush=True)
     try:
         result = run.run()
     finally:
         records = timeline.finish()
+    load_s = time.monotonic() - load_started
     drain_started = time.monotonic()
-    drained = observer.drain(load.drain_timeout_s)
+    drained = observer.drain(load.drain_timeout_s, dlq_consumer=has_dlq_consumer(stack))
     drain_s = time.monotonic() - drain_started
     observer.stop()
-    series = observer.snapshot()
-    evidence = Evidence(accepted=read_accepted(accepted_file), jobs=collect.job_items(stack.aws_env),
-                        dead_letters=collect.read_and_clear_dlq(stack.aws_env),
-                        writes=collect.destination_writes(fakes), series=series, recorder=result.recorder,
-                        faults=records, drained=drained, extra={"webhook_storm": storm.facts})
-    return judge(experiment, evidence, out_dir, short=short, started_at=started_at, drain_s=drain_s)
+    evidence = collect_evidence(stack, fakes, read_accepted(accepted_file), started_at, writes_before,
+                                series=observer.snapshot(), recorder=result.recorder, faults=records, drained=drained,
+                                extra={"webhook_storm": storm.facts})
+    journal = judge(experiment, evidence, out_dir, short=short, started_at=started_at, drain_s=drain_s)
+    print(f"[chaos] {experiment.name}: setup {load_started - setup_started:.1f} s, load {load_s:.1f} s, drain "
+          f"{drain_s:.1f} s, evidence and report {time.monotonic() - drain_started - drain_s:.1f} s",
+          file=sys.stderr, flush=True)
+    return journal
+
+
+def has_dlq_consumer(stack: Any) -> bool:
+    """The stack runs the DLQ consumer (stack/dlq): dead letters are read from its archive."""
+    return "dlq" in getattr(stack, "processes", {})
+
+
+def collect_evidence(stack: Any, fakes: dict[str, str], accepted: list[tuple[str, str]], started_at: float,
+                     writes_before: dict[str, int], **rest: Any) -> Evidence:
+    """What the invariants judge, scoped to this experiment on a possibly shared stack: its accepted jobs and
+    the jobs created since it started, the dead letters archived since, its writes (checked against all)."""
+    ids = {job_id for _, job_id in accepted}
+    jobs = collect.job_items(stack.aws_env, only=lambda item: str(item.get("jobId")) in ids
+                             or float(item.get("createdAt") or 0) >= started_at)
+    if has_dlq_consumer(stack):
+        letters = collect.archived_dead_letters(stack.aws_env, started_at)
+    else:
+        letters = collect.read_and_clear_dlq(stack.aws_env)
+    return Evidence(accepted=accepted, jobs=jobs, dead_letters=letters,
+                    writes=collect.destination_writes(fakes, writes_before), **rest)
 
 
 def judge(experiment: Experiment, evidence: Evidence, out_dir: Path, *, short: bool, started_at: float,

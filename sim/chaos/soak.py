@@ -22,7 +22,8 @@ import httpx
 
 from reports.recorder import LatencyRecorder
 from sim.chaos import evidence as collect
-from sim.chaos.invariants import Evidence, ledger, no_duplicate_writes
+from sim.chaos.invariants import ledger, no_duplicate_writes
+from sim.chaos.runner import collect_evidence, has_dlq_consumer
 from sim.chaos.observe import Clock, Observer
 from sim.errors import CheckFailed
 
@@ -38,7 +39,7 @@ class SoakFigures:
     succeeded: int = 0
     dead_lettered: int = 0
     lost: int = 0                     # neither SUCCEEDED nor in the DLQ with a reason ...
-    in_dlq_without_reason: int = 0    # ... of which in the DLQ, job still QUEUED (receives spent by kills)
+    in_dlq_without_reason: int = 0    # ... of which in the DLQ, job still QUEUED (no DLQ consumer recorded why)
     nowhere: int = 0                  # ... of which neither in the DLQ nor finished: really gone
     destination_writes: int = 0
     duplicate_writes: int = 0
@@ -97,7 +98,9 @@ def run_soak(stack: Any, rounds: int, jobs_per_round: int, seed: int) -> SoakFig
     rng = random.Random(seed)
     figures = SoakFigures()
     started = time.monotonic()
+    started_epoch = time.time()
     fakes = {p: stack.fake_url(p) for p in PROVIDERS}
+    writes_before = collect.write_counts(fakes)
     for url in fakes.values():  # slower providers: a batch is still running when the kill comes
         with FakeControl(url) as control:
             control.add_fault("soak-latency", "latency", attributes={"distribution": "fixed", "ms": 100})
@@ -131,12 +134,10 @@ def run_soak(stack: Any, rounds: int, jobs_per_round: int, seed: int) -> SoakFig
     for url in fakes.values():
         with FakeControl(url) as control:
             control.delete_fault("soak-latency")
-    figures.drained = observer.drain(180)
+    figures.drained = observer.drain(180, dlq_consumer=has_dlq_consumer(stack))
     observer.stop()
-    evidence = Evidence(accepted=accepted, jobs=collect.job_items(stack.aws_env),
-                        dead_letters=collect.read_and_clear_dlq(stack.aws_env),
-                        writes=collect.destination_writes(fakes), series={}, recorder=LatencyRecorder(),
-                        faults=[], drained=figures.drained)
+    evidence = collect_evidence(stack, fakes, accepted, started_epoch, writes_before, series={},
+                                recorder=LatencyRecorder(), faults=[], drained=figures.drained)
     books = ledger(evidence, {})
     writes = no_duplicate_writes(evidence, {})
     figures.accepted = len(accepted)

@@ -98,6 +98,8 @@ def _application(options: LaunchOptions) -> list[ServiceSpec]:
                     module="stack.coalescer", port_flag="--health-port"),
         ServiceSpec("scheduler", "app", python_module("stack.scheduler", "--health-port", "0"),
                     module="stack.scheduler", port_flag="--health-port"),
+        ServiceSpec("dlq", "app", python_module("stack.dlq", "--health-port", "0"),  # DLQ consumer (stack/dlq)
+                    module="stack.dlq", port_flag="--health-port"),
     ]
 
 

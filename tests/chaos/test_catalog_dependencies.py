@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.chaos.conftest import catalog_only, run_short, verdict
+from tests.chaos.conftest import run_short, verdict
 
-pytestmark = [pytest.mark.slow, catalog_only]
+pytestmark = pytest.mark.slow
 
 
 @pytest.mark.parametrize("name", ["redis-outage", "dynamodb-outage", "dynamodb-throttling", "sqs-outage",

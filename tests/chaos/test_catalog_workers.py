@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from sim.chaos.soak import run_soak
-from tests.chaos.conftest import catalog_only, run_short, verdict
+from tests.chaos.conftest import run_short, verdict
 
-pytestmark = [pytest.mark.slow, catalog_only]
+pytestmark = pytest.mark.slow
 
 
 @pytest.mark.parametrize("name", ["worker-kill", "az-failure", "worker-crash-loop", "traffic-spike"])

@@ -9,6 +9,7 @@ import pytest
 
 from sim.chaos.catalog import catalog
 from sim.chaos.experiment import ExperimentError, parse_experiment
+from sim.chaos.probes import phases_for
 
 SEED_LIST = {"az_failure", "process_kill", "provider_latency", "aws_outage", "redis_outage", "dns_failure",
              "provider_429_storm", "token_revocation", "webhook_duplicates", "traffic_spike", "worker_crash_loop"}
@@ -36,10 +37,16 @@ def test_the_catalog_covers_the_seeds_list_and_every_file_has_a_short_form() -> 
     assert {"dynamodb", "sqs", "secretsmanager"} <= services
     for experiment in experiments.values():
         short = experiment.short_form()
-        assert short.load.duration_s <= 30, experiment.name
+        assert short.load.duration_s <= 16, experiment.name  # the whole catalog runs in the default test suite
         for step in short.method:  # every fault of the short form happens while the load runs
             assert step.start_s < short.load.duration_s, (experiment.name, step.name)
         assert experiment.invariants, experiment.name
+        windows = [(s.start_s, s.end_s) for s in short.method if s.end_s is not None]
+        phases = phases_for(windows, short.load.duration_s, short.recovery_s)
+        for probe in short.steady_state:  # each judged phase holds at least one whole load window
+            for phase in probe.phases:
+                intervals = getattr(phases, phase)
+                assert any(b - a >= short.load.window_s for a, b in intervals), (experiment.name, probe.probe, phase)
 
 
 def test_short_form_scales_the_timeline() -> None:

@@ -17,7 +17,7 @@ def evidence(**overrides: Any) -> Evidence:
         accepted=[("u1", "j1"), ("u2", "j2")],
         jobs={"j1": {"jobId": "j1", "status": "SUCCEEDED"},
               "j2": {"jobId": "j2", "status": "DEAD_LETTERED", "error": "TokenRevoked: strava 401"}},
-        dead_letters=[DeadLetter("j2", 6, {"jobId": "j2"})],
+        dead_letters=[DeadLetter("j2", 5, {"jobId": "j2"})],
         writes=[{"provider": "strava", "user_id": "a", "identity": "x"},
                 {"provider": "strava", "user_id": "a", "identity": "y"}],
         series={"third_party_calls": [(t / 2, 10.0 if t < 20 else 10.0 + t) for t in range(60)]},
@@ -58,7 +58,7 @@ def test_third_party_calls_inside_the_fault_window_fail() -> None:
 
 
 def test_dead_letters_must_take_exactly_five_receives() -> None:
-    assert dead_letter_after_exactly_5_receives(evidence(), {}).passed  # 6 = 5 + the harness's own read
+    assert dead_letter_after_exactly_5_receives(evidence(), {}).passed
     early = evidence(dead_letters=[DeadLetter("j2", 3, {})])
     assert not dead_letter_after_exactly_5_receives(early, {}).passed
     assert not dead_letter_after_exactly_5_receives(evidence(dead_letters=[]), {}).passed
