@@ -62,20 +62,22 @@ async def authorize(request: web.Request) -> web.StreamResponse:
     return redirect(with_query(redirect_uri, pkce_code_params(st, q, user, granted)) + "#_=_")
 
 
-def _client(request: web.Request, p: dict) -> tuple[str, str | None]:
+async def _client_call(request: web.Request) -> tuple[FitbitState, dict, str]:
+    """An OAuth endpoint's state, parameters and client id, the client authenticated (Basic, or client_id and
+    client_secret among the parameters)."""
+    st = _st(request)
+    p = await read_params(request)
     cid, secret = parse_basic(request.headers.get("Authorization"))
     cid = cid or p.get("client_id")
     if not cid:
         raise ProviderError(401, "invalid_client", "Authorization header required.")
-    return str(cid), secret if secret is not None else p.get("client_secret")
+    st.check_client(str(cid), secret if secret is not None else p.get("client_secret"))
+    return st, p, str(cid)
 
 
 @router.post("/oauth2/token", auth=False, limited=False, kind="oauth")
 async def token(request: web.Request) -> web.StreamResponse:
-    st = _st(request)
-    p = await read_params(request)
-    cid, secret = _client(request, p)
-    st.check_client(cid, secret)
+    st, p, cid = await _client_call(request)
     grant = p.get("grant_type")
     now = st.clock.now()
     if grant == "authorization_code":
@@ -97,10 +99,7 @@ async def token(request: web.Request) -> web.StreamResponse:
 
 @router.post("/oauth2/revoke", auth=False, limited=False, kind="oauth")
 async def revoke(request: web.Request) -> web.StreamResponse:
-    st = _st(request)
-    p = await read_params(request)
-    cid, secret = _client(request, p)
-    st.check_client(cid, secret)
+    st, p, _ = await _client_call(request)
     uid = st.tokens.revoke_token(p.get("token") or "")
     if uid is not None:
         st.revoke_user(uid, reason="revoke")

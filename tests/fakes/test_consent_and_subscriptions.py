@@ -39,3 +39,12 @@ def test_fitbit_subscriptions_per_collection_and_for_all(fitbit, http):
     assert http.delete(f"{base}/apiSubscriptions/all-1.json", headers=headers).status_code == 204
     assert http.delete(f"{base}/sleep/apiSubscriptions/sleep-1.json", headers=headers).status_code == 204
     assert http.get(f"{base}/apiSubscriptions.json", headers=headers).json()["apiSubscriptions"] == []
+
+
+def test_fitbit_revoke_authenticates_the_client_then_revokes_the_user(fitbit, http):
+    user = fitbit.control.create_user(history_days=1)
+    anonymous = http.post(f"{fitbit.url}/oauth2/revoke", data={"token": user["access_token"]})
+    assert anonymous.status_code == 401 and fitbit.control.user(user["user_id"])["revoked"] is False
+    r = http.post(f"{fitbit.url}/oauth2/revoke", data={"token": user["access_token"]}, auth=(CLIENT_ID, "any"))
+    assert r.status_code == 200 and r.json() == {}
+    assert fitbit.control.user(user["user_id"])["revoked"] is True
