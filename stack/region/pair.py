@@ -241,3 +241,24 @@ def backfill_table(source_env: Mapping[str, str], destination_env: Mapping[str, 
     return len(items)
 
 
+
+
+def reconfigure(pair: RegionPair, options: RegionOptions) -> None:
+    """Apply another rehearsal's parameters to a running pair: the replication lag at once (replicator control
+    API), the routing parameters by restarting the router on its port (its health state starts afresh)."""
+    httpx.put(pair.replicator_url + "/config", json={"lag_s": options.replication_lag_s,
+                                                     "jitter_s": options.replication_jitter_s},
+              timeout=10).raise_for_status()
+    old = pair.options
+    routing = ("check_interval_s", "failure_threshold", "check_timeout_s", "dns_ttl_s", "failback")
+    pair.options = options
+    if all(getattr(old, k) == getattr(options, k) for k in routing):
+        return
+    process = pair.stack.process(ROUTER)
+    argv = list(process.argv)
+    for flag, value in (("--interval-s", options.check_interval_s), ("--failure-threshold", options.failure_threshold),
+                        ("--timeout-s", options.check_timeout_s), ("--ttl-s", options.dns_ttl_s),
+                        ("--failback", options.failback)):
+        argv[argv.index(flag) + 1] = str(value)
+    process.argv = argv
+    pair.stack.restart_process(ROUTER)

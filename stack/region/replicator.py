@@ -40,6 +40,8 @@ from stack.region.lww import ItemKey, LwwLedger, Version
 
 HOP_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection", "keep-alive"})
 LATENCY_WINDOW = 2000
+BATCH_GET = 100
+BATCH_WRITE = 25
 
 
 @dataclass
@@ -111,7 +113,7 @@ class Replicator:
 
     # ---- apply -----------------------------------------------------------------------------------------------
     def due_changes(self, direction: Direction, now: float) -> list[Change]:
-        if self.paused or direction.source in self.down or direction.destination in self.down:
+        if self.blocked(direction):
             return []
         due: list[Change] = []
         with self.lock:
@@ -120,40 +122,85 @@ class Replicator:
         return due
 
     def apply(self, direction: Direction, changes: list[Change]) -> None:
-        """Copy each changed item's current image from the source to the destination (last writer wins)."""
+        """Copy each changed item's current image from the source to the destination (last writer wins), in
+        batches: one BatchGetItem per 100 keys, one BatchWriteItem per 25 items."""
         latest: dict[ItemKey, Change] = {}
         for change in changes:
             latest[change.key] = change
-        source, destination = self.clients[direction.source], self.clients[direction.destination]
-        for key, change in latest.items():
-            key_attrs = {"PK": {"S": key[0]}, "SK": {"S": key[1]}}
+        keys = list(latest)
+        for start in range(0, len(keys), BATCH_GET):
+            chunk = keys[start:start + BATCH_GET]
             try:
-                image = source.get_item(TableName=self.table, Key=key_attrs, ConsistentRead=True).get("Item")
-                with self.lock:
-                    version = self.ledger.version(direction.source, key) or Version(change.ts, direction.source)
-                    wins = self.ledger.should_apply(direction.destination, key, version)
-                if not wins:
-                    direction.dropped_lww += 1
-                    continue
-                # The write happens outside the lock (captures must not wait on moto); a local write racing it
-                # in the destination keeps its newer version in the ledger.
-                if image is None:
-                    destination.delete_item(TableName=self.table, Key=key_attrs)
-                else:
-                    destination.put_item(TableName=self.table, Item=image)
-                with self.lock:
-                    if version.newer_than(self.ledger.version(direction.destination, key)):
-                        self.ledger.applied(direction.destination, key, version)
+                self._apply_chunk(direction, chunk, latest)
             except Exception as exc:  # noqa: BLE001  a failed copy is retried, as the service would
                 direction.errors += 1
-                print(f"replicator: {direction.name} {key}: {exc!r}", file=sys.stderr, flush=True)
+                print(f"replicator: {direction.name}: {exc!r}", file=sys.stderr, flush=True)
                 with self.lock:
-                    direction.pending.appendleft(Change(key, change.ts, time.time() + 0.5))
-                continue
-            now = time.time()
-            direction.applied += 1
-            direction.latencies.append(now - change.ts)
-            direction.last_applied_ts = max(direction.last_applied_ts or 0.0, change.ts)
+                    retry_at = time.time() + 0.5
+                    for key in reversed(chunk):
+                        direction.pending.appendleft(Change(key, latest[key].ts, retry_at))
+
+    def blocked(self, direction: Direction) -> bool:
+        return self.paused or direction.source in self.down or direction.destination in self.down
+
+    def _requeue(self, direction: Direction, chunk: list[ItemKey], latest: dict[ItemKey, Change]) -> None:
+        with self.lock:
+            for key in reversed(chunk):
+                direction.pending.appendleft(latest[key])
+
+    def _apply_chunk(self, direction: Direction, chunk: list[ItemKey], latest: dict[ItemKey, Change]) -> None:
+        # A region that went down (or a pause) mid-batch stops the batch: what was not written stays pending,
+        # so a dead region's data is never read after its death.
+        if self.blocked(direction):
+            self._requeue(direction, chunk, latest)
+            return
+        # The versions are read BEFORE the images: an image is then at least as new as its version. (Read after,
+        # a write landing in between would tag the older image with the newer version, and that write's own
+        # change would later be dropped as "already applied": the regions would never converge.)
+        with self.lock:
+            versions = {key: self.ledger.version(direction.source, key) or Version(latest[key].ts, direction.source)
+                        for key in chunk}
+        images = self._batch_get(self.clients[direction.source], chunk)
+        if self.blocked(direction):
+            self._requeue(direction, chunk, latest)
+            return
+        winners: list[tuple[ItemKey, Version]] = []
+        with self.lock:
+            for key in chunk:
+                version = versions[key]
+                if self.ledger.should_apply(direction.destination, key, version):
+                    winners.append((key, version))
+                else:
+                    direction.dropped_lww += 1
+        # The write happens outside the lock (captures must not wait on moto); a local write racing it in the
+        # destination keeps its newer version in the ledger.
+        requests = [{"PutRequest": {"Item": images[key]}} if key in images
+                    else {"DeleteRequest": {"Key": _key_attrs(key)}} for key, _ in winners]
+        self._batch_write(self.clients[direction.destination], requests)
+        now = time.time()
+        with self.lock:
+            for key, version in winners:
+                if version.newer_than(self.ledger.version(direction.destination, key)):
+                    self.ledger.applied(direction.destination, key, version)
+                direction.applied += 1
+                direction.latencies.append(now - latest[key].ts)
+                direction.last_applied_ts = max(direction.last_applied_ts or 0.0, latest[key].ts)
+
+    def _batch_get(self, client: Any, keys: list[ItemKey]) -> dict[ItemKey, dict[str, Any]]:
+        found: dict[ItemKey, dict[str, Any]] = {}
+        request: dict[str, Any] = {self.table: {"Keys": [_key_attrs(k) for k in keys], "ConsistentRead": True}}
+        while request:
+            answer = client.batch_get_item(RequestItems=request)
+            for item in answer.get("Responses", {}).get(self.table, []):
+                found[(item["PK"]["S"], item["SK"]["S"])] = item
+            request = answer.get("UnprocessedKeys") or {}
+        return found
+
+    def _batch_write(self, client: Any, requests: list[dict[str, Any]]) -> None:
+        for start in range(0, len(requests), BATCH_WRITE):
+            pending: dict[str, Any] = {self.table: requests[start:start + BATCH_WRITE]}
+            while pending:
+                pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
 
     async def run(self, tick_s: float) -> None:
         loop = asyncio.get_running_loop()
@@ -176,6 +223,10 @@ class Replicator:
                 if direction.name == name:
                     return [{"pk": c.key[0], "sk": c.key[1], "ts": c.ts} for c in direction.pending]
         raise KeyError(name)
+
+
+def _key_attrs(key: ItemKey) -> dict[str, Any]:
+    return {"PK": {"S": key[0]}, "SK": {"S": key[1]}}
 
 
 # ---- HTTP ------------------------------------------------------------------------------------------------------
