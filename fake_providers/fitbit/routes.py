@@ -12,7 +12,7 @@ from ..core.errors import ProviderError
 from ..core.oauth import bearer, parse_basic
 from ..core.routing import USER, Router, json_response, read_params, sent
 from ..core.server import state_accessor
-from ..core.synth import day_of, day_str, iso_local, parse_day
+from ..core.synth import Workout, day_of, day_str, iso_local, parse_day
 from . import errors
 from .models import COLLECTIONS, FitbitState
 
@@ -166,21 +166,24 @@ async def activity_list(request: web.Request) -> web.StreamResponse:
     return json_response({"activities": [st.activity_json(w, st.base_url) for w in page], "pagination": pag})
 
 
-@router.get(r"/1/user/-/activities/{logId:\d+}.tcx", scope="activity")
-async def activity_tcx(request: web.Request) -> web.StreamResponse:
+def _logged_activity(request: web.Request) -> tuple[FitbitState, Workout]:
+    """The state and the user's activity the path's ``logId`` names (404 when the user has none by that id)."""
     st = _st(request)
     w = st.workout(request[USER], int(request.match_info["logId"]))
     if w is None:
         raise errors.not_found("Activity log not found")
+    return st, w
+
+
+@router.get(r"/1/user/-/activities/{logId:\d+}.tcx", scope="activity")
+async def activity_tcx(request: web.Request) -> web.StreamResponse:
+    st, w = _logged_activity(request)
     return web.Response(body=st.tcx_bytes(w), headers={"Content-Type": "application/vnd.garmin.tcx+xml;charset=UTF-8"})
 
 
 @router.get(r"/1/user/-/activities/{logId:\d+}.json", scope="activity")
 async def activity_get(request: web.Request) -> web.StreamResponse:
-    st = _st(request)
-    w = st.workout(request[USER], int(request.match_info["logId"]))
-    if w is None:
-        raise errors.not_found("Activity log not found")
+    st, w = _logged_activity(request)
     return json_response({"activityLog": st.activity_json(w, st.base_url)})
 
 
@@ -321,7 +324,6 @@ def _sub_doc(user, collection: str, sid: str, subscriber: str) -> dict:
 
 
 async def _subscribe(request: web.Request, collection: str) -> web.StreamResponse:
-    st = _st(request)
     user = request[USER]
     if collection not in COLLECTIONS and collection != "all":
         raise errors.not_found("The API you are requesting could not be found.")
