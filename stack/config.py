@@ -103,15 +103,20 @@ class StackConfig:
 
 def load_tuning(override_path: str | None = None) -> dict[str, Any]:
     """Bundled defaults, overlaid by the AppConfig file when it can be read (else degraded mode, logged)."""
-    tuning = yaml.safe_load(BUNDLED_DEFAULTS_PATH.read_text())
+    tuning = _load_yaml(BUNDLED_DEFAULTS_PATH.read_text())
     if not override_path:
         return tuning
     try:
-        overrides = yaml.safe_load(Path(override_path).read_text()) or {}
+        overrides = _load_yaml(Path(override_path).read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:
         log.warning("AppConfig unreachable (%s): running on bundled defaults", exc)
         return tuning
     return _deep_merge(tuning, overrides)
+
+
+def _load_yaml(text: str) -> Any:
+    """Safe YAML through libyaml when PyYAML has it (every service parses the defaults at start: ~10x faster)."""
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 (a safe loader)
 
 
 def _deep_merge(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:

@@ -24,7 +24,9 @@ examples:
   swsim up                                  # 100 users, state in a temp dir (printed)
   swsim up --users 1000 --state-dir runs/stack
   swsim up --json > stack.json &            # one JSON line when ready, for scripts
-  swsim up --coalescing-delay 5             # webhooks coalesced over 5 s instead of 60"""
+  swsim up --coalescing-delay 5             # webhooks coalesced over 5 s instead of 60
+  swsim up --workers 3 --users 1000         # three worker processes (worker-1..worker-3)
+  swsim up --no-fault-proxies               # services talk to moto/Redis directly (no chaos layer)"""
 
 
 def register(subparsers: Any) -> None:
@@ -49,7 +51,13 @@ def add_stack_options(parser: argparse.ArgumentParser, default_users: int = 100)
                         help="comma-separated processes to start (e.g. moto-sqs,redis); default all")
     parser.add_argument("--coalescing-delay", type=int, metavar="S",
                         help="CoalescingBufferQueue delay in seconds (0-900; default 60 from the AppConfig)")
+    parser.add_argument("--workers", type=int, default=1, metavar="N",
+                        help="worker processes (default 1, named 'worker'; N > 1 are 'worker-1'..'worker-N', "
+                             "e.g. one per simulated availability zone for chaos experiments)")
     parser.add_argument("--worker-concurrency", type=int, metavar="N", help="batches in flight per worker")
+    parser.add_argument("--no-fault-proxies", action="store_true",
+                        help="connect the services straight to moto and Redis instead of through the AWS chaos "
+                             "proxy and the Redis fault proxy (two processes fewer; chaos experiments need them)")
     parser.add_argument("--moto-server", choices=("threaded", "gevent"), default="threaded",
                         help="HTTP server in front of moto (default threaded, like moto_server)")
     parser.add_argument("--no-sqs-speedup", action="store_true",
@@ -65,6 +73,8 @@ def stack_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         raise UsageError(f"--users must be >= 0, got {args.users}")
     if args.coalescing_delay is not None and not 0 <= args.coalescing_delay <= 900:
         raise UsageError(f"--coalescing-delay must be between 0 and 900 seconds (SQS limit), got {args.coalescing_delay}")
+    if args.workers < 1:
+        raise UsageError(f"--workers must be >= 1, got {args.workers}")
     if args.worker_concurrency is not None and args.worker_concurrency < 1:
         raise UsageError(f"--worker-concurrency must be >= 1, got {args.worker_concurrency}")
     if args.deadline <= 0:
@@ -76,7 +86,7 @@ def stack_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     return dict(users=args.users, state_dir=args.state_dir, seed=args.seed, appconfig=appconfig or None,
                 services=only, redis=args.redis, moto_server=args.moto_server,
                 sqs_speedup=not args.no_sqs_speedup, worker_concurrency=args.worker_concurrency,
-                deadline_s=args.deadline)
+                deadline_s=args.deadline, workers=args.workers, fault_proxies=not args.no_fault_proxies)
 
 
 def start_stack(args: argparse.Namespace, **overrides: Any) -> Any:

@@ -61,7 +61,8 @@ async def http_error(_: Request, exc: Exception) -> Response:
 
 
 def load_openapi() -> dict[str, Any]:
-    return yaml.safe_load(OPENAPI_PATH.read_text())
+    # libyaml's safe loader when available: the pure-Python one takes ~0.1 s of CPU at every API start.
+    return yaml.load(OPENAPI_PATH.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
 
 
 def create_app(config: StackConfig, *, endpoints: Mapping[str, str] | None = None) -> Starlette:

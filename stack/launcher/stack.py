@@ -155,18 +155,22 @@ class Stack:
         self._write_appconfig()
         infra = self._select(split_fork_servers(infrastructure(self.options)) + self._extra("infra"))
         identity_keys.restore(self.keys_dir)   # cached issuer keys: no RSA key generation on the critical path
-        self._start_and_wait(infra)
+        self._launch(infra)
+        # The bootstrap needs moto alone and the seeding the fakes too: start them while the rest comes up.
+        early = [spec for spec in infra if spec.name.startswith(("moto-", "fake-"))]
+        self._await(early)
+        has_aws = all(f"moto-{service}" in self.endpoints for service in AWS_SERVICES)
+        provisioning = self._start_provisioning() if has_aws else None  # a partial stack (--only) skips both
+        self._await(spec for spec in infra if spec not in early)
         self.timings.infra_s = time.monotonic() - started
         identity_keys.remember(self.keys_dir)
         self._start_and_wait(self._fault_proxy_specs())
 
         t0 = time.monotonic()
-        has_aws = all(f"moto-{service}" in self.endpoints for service in AWS_SERVICES)
-        provisioning = self._start_provisioning() if has_aws else None  # a partial stack (--only) skips both
         if provisioning is not None:
             info = provisioning.wait_ready(time.monotonic() + self.deadline_s)
             self.resources = info.get("resources")  # type: ignore[assignment]
-        self.timings.bootstrap_s = time.monotonic() - t0
+        self.timings.bootstrap_s = time.monotonic() - t0     # what remained of it once the infrastructure was up
 
         t0 = time.monotonic()
         self._enable_fault_layers()
@@ -241,6 +245,11 @@ class Stack:
         return spec.available()
 
     def _start_and_wait(self, specs: list[ServiceSpec]) -> None:
+        self._launch(specs)
+        self._await(specs)
+
+    def _launch(self, specs: list[ServiceSpec]) -> None:
+        """Start the exec'd processes, then ask the fork servers for theirs (each once its server is ready)."""
         env = self.service_env()
         for spec in specs:
             if spec.forked_by:
@@ -251,8 +260,10 @@ class Stack:
             self.specs[spec.name] = spec
             self.processes[spec.name] = process
             process.start()
-        deadline = time.monotonic() + self.deadline_s
         self._fork(spec for spec in specs if spec.forked_by)
+
+    def _await(self, specs: Iterable[ServiceSpec]) -> None:
+        deadline = time.monotonic() + self.deadline_s
         for spec in specs:
             process = self.processes[spec.name]
             info = process.wait_ready(deadline)

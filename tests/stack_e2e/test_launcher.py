@@ -125,7 +125,11 @@ def test_swsim_up_prints_json_and_stops_everything_on_sigterm(tmp_path):
                              ",".join(sorted(INFRA)), "--state-dir", str(tmp_path)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        state = json.loads(proc.stdout.readline())
+        line = proc.stdout.readline()
+        if not line.strip():
+            proc.wait(30)
+            pytest.fail(f"swsim up printed nothing (exit {proc.returncode}): {proc.stderr.read()[-3000:]}")
+        state = json.loads(line)
         pids = [p["pid"] for p in state["processes"].values()]
         assert set(state["endpoints"]) == INFRA
         proc.send_signal(signal.SIGTERM)
@@ -135,3 +139,37 @@ def test_swsim_up_prints_json_and_stops_everything_on_sigterm(tmp_path):
             proc.kill()
     assert not any(group_alive(pid) for pid in pids)
     assert load_state(tmp_path)["stopped"] is True
+
+
+def test_up_flags_reach_the_launcher_and_bad_values_are_usage_errors():
+    import argparse
+
+    from sim.commands import up
+    from sim.errors import UsageError
+
+    parser = argparse.ArgumentParser()
+    up.register(parser.add_subparsers())
+    kwargs = up.stack_kwargs(parser.parse_args(["up", "--workers", "3", "--no-fault-proxies"]))
+    assert kwargs["workers"] == 3 and kwargs["fault_proxies"] is False
+    defaults = up.stack_kwargs(parser.parse_args(["up"]))
+    assert defaults["workers"] == 1 and defaults["fault_proxies"] is True
+    with pytest.raises(UsageError, match="--workers"):
+        up.stack_kwargs(parser.parse_args(["up", "--workers", "0"]))
+
+
+def test_identity_keys_are_cached_per_user_and_restored_into_a_fresh_keys_dir(tmp_path, monkeypatch):
+    from stack.launcher import identity_keys
+
+    monkeypatch.setenv(identity_keys.ENV, str(tmp_path / "cache"))
+    first = tmp_path / "run1" / "keys"
+    first.mkdir(parents=True)
+    (first / "firebase.key.pem").write_bytes(b"PEM-1")
+    identity_keys.remember(first)
+    second = tmp_path / "run2" / "keys"
+    assert identity_keys.restore(second) == 1
+    assert (second / "firebase.key.pem").read_bytes() == b"PEM-1"
+    assert (second / "firebase.key.pem").stat().st_mode & 0o777 == 0o600
+    (second / "firebase.key.pem").write_bytes(b"PEM-2")
+    assert identity_keys.restore(second) == 0 and (second / "firebase.key.pem").read_bytes() == b"PEM-2"
+    monkeypatch.setenv(identity_keys.ENV, "off")
+    assert identity_keys.restore(tmp_path / "run3") == 0
