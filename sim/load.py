@@ -85,6 +85,7 @@ class Target:
     context_file: Path
     aws_env: Mapping[str, str] | None = None
     queue_names: tuple[str, str] = ("HotPathSyncQueue", "HotPathSyncDLQ")
+    worker_health_urls: tuple[str, ...] = ()  # their ``concurrency`` is the pool size capacity validate needs
 
 
 @contextlib.contextmanager
@@ -117,7 +118,9 @@ def open_target(options: LoadOptions) -> Iterator[Target]:
         users = _context_users(stack.users, stack.minter, options)
         fakes = {p: stack.fake_url(p) for p in ("strava", "fitbit", "garmin")}
         write_context(context_path, users, fakes, options.seed)
-        yield Target(stack.api_url or "", context_path, stack.aws_env)
+        health = tuple(url for name in stack.processes if name.startswith("worker")
+                       for url in [stack.health_url(name)] if url)
+        yield Target(stack.api_url or "", context_path, stack.aws_env, worker_health_urls=health)
 
 
 def _target_from_state(options: LoadOptions, context_path: Path) -> Target:
@@ -139,7 +142,8 @@ def _target_from_state(options: LoadOptions, context_path: Path) -> Target:
     fakes = {p: state["endpoints"][f"fake-{p}"] for p in ("strava", "fitbit", "garmin")
              if f"fake-{p}" in state["endpoints"]}
     write_context(context_path, users, fakes, options.seed)
-    return Target(state["api_url"], context_path, state.get("aws_env"))
+    health = tuple(url for name, url in (state.get("health_urls") or {}).items() if name.startswith("worker"))
+    return Target(state["api_url"], context_path, state.get("aws_env"), worker_health_urls=health)
 
 
 def _seeded_user_from_json(cls: Any, data: Mapping[str, Any]) -> Any:
@@ -194,6 +198,7 @@ class QueueSampler:
 
     def start(self) -> "QueueSampler":
         self._t0 = time.monotonic()
+        self.t0_epoch = time.time()  # the series' t=0 on the wall clock (job records are epoch times)
         self._thread.start()
         return self
 
@@ -268,12 +273,24 @@ def run_load(options: LoadOptions) -> LoadOutcome:
                 result.add_counter("sync_jobs_accepted", _accepted_jobs(result))
                 result.add_counter("sync_jobs_dlq", max(dlq, 0))
                 series = sampler.series
+                _record_sync_jobs(target, options.out_dir, sampler.t0_epoch)
         finally:
             if sampler is not None:
                 sampler.stop()
     report = evaluate_gates(result, options.gates)
     paths = write_reports(options.out_dir, result, report, series)
     return LoadOutcome(result, report, paths, series)
+
+
+def _record_sync_jobs(target: Target, out_dir: Path, queue_t0_epoch: float) -> None:
+    """Per-job enqueue/completion times and the worker pool, for ``swsim capacity validate`` (best effort)."""
+    from sim.queueing.measured import record_sync_jobs
+
+    try:
+        record_sync_jobs(target.aws_env or {}, out_dir, queue_t0_epoch=queue_t0_epoch,
+                         worker_health_urls=target.worker_health_urls)
+    except Exception as exc:  # the load's verdict must not depend on this extra record
+        print(f"warning: sync_jobs.json not written ({type(exc).__name__}: {exc})", file=sys.stderr)
 
 
 def _announce_master(info: Mapping[str, Any]) -> None:

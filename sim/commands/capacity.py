@@ -6,6 +6,7 @@ Subcommands:
   schedule  the arrival-rate profile a load run would replay (per kind, per time bucket), and sample events
   beta      beta telemetry tools ('beta generate' writes a synthetic beta file with known parameters)
   simulate  the hot-path queueing simulator (wired from sim/queueing/command.py)
+  validate  the simulator's prediction against a measured swsim load run (sim/queueing/validate_command.py)
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from sim.capacity import CapacityProjection, project
 from sim.cost import CATEGORY_LABELS, CostBreakdown, monthly_cost, projection_record
 from sim.errors import UsageError
 from sim.queueing.command import register as register_simulate
+from sim.queueing.validate_command import register as register_validate
 from sim.models import (
     PARAMETER_NAMES,
     TrafficModel,
@@ -62,6 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _register_beta(capacity_subparsers)
     _register_schedule(capacity_subparsers)
     register_simulate(capacity_subparsers)
+    register_validate(capacity_subparsers)
 
 
 def _print_help(parser: argparse.ArgumentParser) -> int:

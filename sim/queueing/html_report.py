@@ -26,7 +26,7 @@ def render_html(result: QueueSimResult, title: str = "SyncWell hot path: queuein
     summary = result.to_summary()
     series = result.series
     hours = (series.time_s - result.start_s) / 3600.0
-    chart = _svg_chart(
+    chart = svg_chart(
         hours,
         [
             Series("queue depth (max per interval)", series.depth_max.astype(float), "#1f77b4", "left"),
@@ -71,7 +71,7 @@ def _triple(latency: dict) -> str:
     return f"{latency['p50_s']:.3f} s / {latency['p95_s']:.3f} s / {latency['p99_s']:.3f} s"
 
 
-def _svg_chart(x: np.ndarray, lines: list[Series], left_label: str, right_label: str) -> str:
+def svg_chart(x: np.ndarray, lines: list[Series], left_label: str, right_label: str, x_unit: str = "h") -> str:
     if x.size == 0:
         return "<p>(no samples)</p>"
     step = max(1, int(np.ceil(x.size / MAX_POINTS)))
@@ -98,7 +98,7 @@ def _svg_chart(x: np.ndarray, lines: list[Series], left_label: str, right_label:
         parts.append(f'<text x="{MARGIN_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11">{tops["left"] * fraction:,.0f}</text>')
         parts.append(f'<text x="{WIDTH - MARGIN_RIGHT + 6}" y="{y + 4:.1f}" font-size="11">{tops["right"] * fraction:,.0f}</text>')
         xv = x_min + (x_max - x_min) * fraction
-        parts.append(f'<text x="{px(xv):.1f}" y="{HEIGHT - MARGIN_BOTTOM + 16}" text-anchor="middle" font-size="11">{xv:.2f} h</text>')
+        parts.append(f'<text x="{px(xv):.1f}" y="{HEIGHT - MARGIN_BOTTOM + 16}" text-anchor="middle" font-size="11">{xv:.2f} {x_unit}</text>')
     parts.append(f'<text x="14" y="{MARGIN_TOP + plot_h / 2}" font-size="12" transform="rotate(-90 14 {MARGIN_TOP + plot_h / 2})" text-anchor="middle">{html.escape(left_label)}</text>')
     parts.append(f'<text x="{WIDTH - 10}" y="{MARGIN_TOP + plot_h / 2}" font-size="12" transform="rotate(90 {WIDTH - 10} {MARGIN_TOP + plot_h / 2})" text-anchor="middle">{html.escape(right_label)}</text>')
     legend_x = MARGIN_LEFT
