@@ -10,6 +10,7 @@ a deep backlog does not slow every ReceiveMessage down (``--no-sqs-speedup`` ser
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -82,6 +83,15 @@ def serve_threaded(app: WsgiApp, host: str, port: int, service: str, ready_file:
     server.serve_forever()
 
 
+def serve_lean(app: WsgiApp, host: str, port: int, service: str, ready_file: str | None) -> None:
+    """:class:`stack.dynamodb_speedup.LeanWSGIServer`: threaded like werkzeug's, ~0.8 ms less CPU per request."""
+    from stack.dynamodb_speedup import LeanWSGIServer
+
+    server = LeanWSGIServer(host, port, app)
+    announce_ready(f"moto-{service}", f"http://{host}:{server.server_port}", ready_file, server="lean")
+    server.serve_forever()
+
+
 def serve_gevent(app: WsgiApp, host: str, port: int, service: str, ready_file: str | None) -> None:
     """gevent's pywsgi server; the process is monkey-patched first so SQS long polling yields instead of blocking."""
     from gevent.pywsgi import WSGIServer
@@ -119,12 +129,17 @@ def main(argv: list[str] | None = None) -> int:
 
         install()
     app = PREBUILT_APPS.get(args.service) or build_app(args.service)
-    if args.service == "dynamodb" and not (args.no_dynamodb_speedup or os.environ.get(DYNAMODB_SPEEDUP_ENV) == "0"):
+    dynamodb_speedup_on = not (args.no_dynamodb_speedup or os.environ.get(DYNAMODB_SPEEDUP_ENV) == "0")
+    if args.service == "dynamodb" and dynamodb_speedup_on:
         from stack import dynamodb_speedup
 
         dynamodb_speedup.install()
         app = dynamodb_speedup.wrap_app(app)
+        # One access-log line per call is ~5 % of a served call at hundreds of calls/s (errors are still logged).
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
     serve = serve_gevent if args.server == "gevent" else serve_threaded
+    if args.service == "dynamodb" and args.server == "threaded" and dynamodb_speedup_on:
+        serve = serve_lean
     serve(app, args.host, args.port, args.service, args.ready_file)
     return 0
 

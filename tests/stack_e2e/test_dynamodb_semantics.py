@@ -3,6 +3,9 @@ stack.dynamodb_speedup (the direct data-plane path, cached expression parsing, p
 answer the same (conditional writes, update expressions, batches, Query on the table and GSIs, transactions...)."""
 from __future__ import annotations
 
+import http.client
+import json
+import socket
 import time
 import uuid
 from decimal import Decimal
@@ -327,3 +330,57 @@ def test_binary_numbers_and_nested_values_round_trip(ddb, table):
     assert got["big"] == {"N": "12345678901234567890.5"} and got["empty"] == s("")
     queried = ddb.query(TableName=table, KeyConditionExpression="PK = :pk", ExpressionAttributeValues={":pk": s("USER#bin")})
     assert queried["Items"][0]["raw"] == {"B": b"\x00\xffpayload"}
+
+
+# ---- the speedup's HTTP server (stock moto is served by werkzeug: these check the lean server's framing) -------
+AUTH = ("AWS4-HMAC-SHA256 Credential=testing/20240101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, "
+        "Signature=0")
+
+
+def raw_exchange(url: str, *payloads: bytes) -> tuple[list[http.client.HTTPResponse], socket.socket]:
+    """Each payload sent on one connection after the previous response was read (``begin`` skips a 100)."""
+    host, port = url.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=10)
+    got = []
+    for payload in payloads:
+        sock.sendall(payload)
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        response.body = response.read()  # type: ignore[attr-defined]
+        got.append(response)
+    return got, sock
+
+
+def dynamodb_request(target: str, body: bytes, extra: str = "", version: str = "HTTP/1.1",
+                     chunked: bool = False) -> bytes:
+    head = (f"POST / {version}\r\nHost: x\r\nX-Amz-Target: DynamoDB_20120810.{target}\r\n"
+            f"Content-Type: application/x-amz-json-1.0\r\nAuthorization: {AUTH}\r\n{extra}")
+    if chunked:
+        framed = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (body[:7], body[7:])) + b"0\r\n\r\n"
+        return (head + "Transfer-Encoding: chunked\r\n\r\n").encode() + framed
+    return (head + f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+def test_the_lean_server_keeps_connections_alive_and_reads_chunked_and_expect_continue_bodies(ddb_variant, table):
+    variant, ddb = ddb_variant
+    if variant != "speedup":
+        pytest.skip("stock moto is served by werkzeug")
+    url = ddb.meta.endpoint_url
+    ddb.put_item(TableName=table, Item={**key("USER#raw", "PROFILE"), "v": n(7)})
+    get = json.dumps({"TableName": table, "Key": key("USER#raw", "PROFILE")}).encode()
+    responses, sock = raw_exchange(url, dynamodb_request("GetItem", get), dynamodb_request("GetItem", get),
+                                   dynamodb_request("GetItem", get, "Expect: 100-continue\r\n", chunked=True))
+    sock.close()
+    assert [r.status for r in responses] == [200, 200, 200]
+    assert all(json.loads(r.body)["Item"]["v"] == n(7) for r in responses)
+    assert all(r.getheader("Connection") == "keep-alive" for r in responses)
+    (old,), sock = raw_exchange(url, dynamodb_request("GetItem", get, version="HTTP/1.0"))
+    assert old.status == 200 and old.getheader("Connection") == "close"
+    assert sock.recv(1) == b""  # the server closed the HTTP/1.0 connection
+    sock.close()
+    (health,), sock = raw_exchange(url, b"GET /_health HTTP/1.1\r\nHost: x\r\n\r\n")
+    sock.close()
+    assert health.status == 200 and json.loads(health.body)["service"] == "dynamodb"
+    (listed,), sock = raw_exchange(url, dynamodb_request("ListTables", b"{}"))
+    sock.close()
+    assert table in json.loads(listed.body)["TableNames"]  # control plane: moto's Flask app behind the same server
