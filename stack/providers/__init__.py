@@ -11,7 +11,7 @@ import httpx
 
 from stack.providers.base import (Gate, HttpProvider, ItemMeta, ItemPayload, NotFound, PermanentProviderError,
                                   ProviderError, ProviderThrottled, TokenExpired, TokenRevoked,
-                                  TransientProviderError, Unsupported, external_id_for)
+                                  TransientProviderError, Unsupported, external_id_for, reads_until)
 from stack.providers.fitbit import FitbitClient
 from stack.providers.garmin import GarminClient
 from stack.providers.strava import StravaClient
@@ -21,7 +21,7 @@ CLIENT_CLASSES: dict[str, type[HttpProvider]] = {"strava": StravaClient, "fitbit
 
 __all__ = ["CLIENT_CLASSES", "Gate", "HttpProvider", "ItemMeta", "ItemPayload", "NotFound", "PermanentProviderError",
            "ProviderError", "ProviderThrottled", "TokenExpired", "TokenRevoked", "TransientProviderError",
-           "Unsupported", "external_id_for", "make_clients", "make_http"]
+           "Unsupported", "external_id_for", "make_clients", "make_http", "reads_until"]
 
 
 def make_http(pool_size: int = 64, timeout_s: float = 10.0) -> httpx.Client:

@@ -7,16 +7,32 @@ Tokens never appear in an error message: URLs are logged without their query str
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Callable, Iterator, Mapping, Protocol
 
 import httpx
 
 from stack.schema import ProviderAppSecret, ProviderTokens
 
 Gate = Callable[[str], None]   # takes one token for the provider or raises (tokenbucket.NoToken)
+_reads_until: contextvars.ContextVar[float | None] = contextvars.ContextVar("provider_reads_until", default=None)
+
+
+@contextlib.contextmanager
+def reads_until(epoch_s: float | None) -> Iterator[None]:
+    """Within the block, every GET must be answered by ``epoch_s`` (its timeout shrinks to fit; none is started
+    after it: ``TransientProviderError``). The worker sets it to just before its job lock's lease ends, so a slow
+    provider cannot push the batch's state write past the lease. Writes keep the client's timeout: a write cut
+    short by our timeout may still land at the provider, which a retry could not tell from a write never made."""
+    token = _reads_until.set(epoch_s)
+    try:
+        yield
+    finally:
+        _reads_until.reset(token)
 
 
 class ProviderError(Exception):
@@ -125,6 +141,14 @@ class HttpProvider:
             return TransientProviderError(f"{self.name} {status}")
         return PermanentProviderError(f"{self.name} {status}: {response.text[:200]}")
 
+    def _read_timeout(self) -> float | None:
+        """The timeout of a GET under ``reads_until`` (None: the client's own)."""
+        remaining = _remaining(_reads_until.get())
+        if remaining is None:
+            return None
+        client_read = self.http.timeout.read
+        return remaining if client_read is None else min(remaining, client_read)
+
     def _retry_after(self, response: httpx.Response) -> float:
         value = response.headers.get("Retry-After")
         if value:
@@ -137,20 +161,28 @@ class HttpProvider:
     def _request(self, method: str, path: str, *, token: str | None = None, params: Mapping[str, Any] | None = None,
                  data: Mapping[str, Any] | None = None, files: Any = None,
                  headers: Mapping[str, str] | None = None) -> httpx.Response:
+        timeout = self._read_timeout() if method == "GET" else None
+        if timeout is not None and timeout <= 0:
+            raise TransientProviderError(f"{self.name} {method} {path}: no lease time left for the call")
         self.gate(self.name)  # raises NoToken: no call at all without a token
         if self.on_call:
             self.on_call(self.name)
         all_headers = dict(headers or {})
         if token:
             all_headers["Authorization"] = f"Bearer {token}"
+        extra: dict[str, Any] = {} if timeout is None else {"timeout": timeout}
         try:
             response = self.http.request(method, self.base_url + path, params=params, data=data, files=files,
-                                         headers=all_headers)
+                                         headers=all_headers, **extra)
         except httpx.TransportError as exc:  # timeouts, resets, refused: transient; the URL has no token
             raise TransientProviderError(f"{self.name} {method} {path}: {type(exc).__name__}") from exc
         if response.status_code >= 400:
             raise self._classify(response)
         return response
+
+
+def _remaining(limit: float | None) -> float | None:
+    return None if limit is None else limit - time.time()
 
 
 def parse_iso(value: str) -> int:

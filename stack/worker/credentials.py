@@ -19,7 +19,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -27,6 +27,7 @@ from stack.providers import HttpProvider, TokenRevoked
 from stack.schema import ProviderAppSecret, ProviderTokens, provider_app_secret_name
 
 log = logging.getLogger("syncwell.worker.credentials")
+BATCH_GET_MAX = 20   # BatchGetSecretValue's SecretIdList limit
 
 
 class CredentialsUnavailable(Exception):
@@ -65,6 +66,17 @@ class LruTtlCache:
     def put(self, key: str, value: Any, dirty: bool = False) -> None:
         with self._lock:
             self._entries[key] = _Entry(value, self._clock(), dirty)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._max:
+                self._entries.popitem(last=False)
+
+    def put_if_missing(self, key: str, value: Any) -> None:
+        """Put unless a usable entry arrived meanwhile (e.g. tokens a refresh just rotated: never overwrite them)."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and (entry.dirty or self._clock() - entry.fetched_at <= self._ttl):
+                return
+            self._entries[key] = _Entry(value, self._clock())
             self._entries.move_to_end(key)
             while len(self._entries) > self._max:
                 self._entries.popitem(last=False)
@@ -119,6 +131,26 @@ class CredentialStore:
                         extra={"reason": type(exc).__name__})
             return stale.value
         raise CredentialsUnavailable(f"secrets manager unavailable and nothing cached: {type(exc).__name__}") from exc
+
+    def prefetch(self, names: Iterable[str]) -> None:
+        """Warm the cache for a batch: ONE BatchGetSecretValue per 20 uncached secrets instead of one
+        GetSecretValue each. Best effort: a secret it could not fetch (missing, Secrets Manager down) is left to
+        ``_read``, which decides between stale-if-error, ``SecretNotFound`` and ``CredentialsUnavailable``."""
+        missing = [n for n in dict.fromkeys(names) if self._cache.get(n) is None]
+        for start in range(0, len(missing), BATCH_GET_MAX):
+            chunk = missing[start:start + BATCH_GET_MAX]
+            try:
+                self.secrets_calls += 1
+                response = self._sm.batch_get_secret_value(SecretIdList=chunk)
+            except (ClientError, BotoCoreError) as exc:
+                log.warning("BatchGetSecretValue failed; secrets are read one by one",
+                            extra={"reason": type(exc).__name__})
+                return
+            for secret in response.get("SecretValues") or []:
+                try:
+                    self._cache.put_if_missing(str(secret["Name"]), json.loads(secret["SecretString"]))
+                except (KeyError, TypeError, ValueError):
+                    continue  # an odd entry: _read fetches it again and reports it properly
 
     # --- access tokens -------------------------------------------------------------------------------------
     def access_token(self, provider: str, secret_name: str, force_refresh: bool = False) -> str:

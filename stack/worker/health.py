@@ -9,7 +9,7 @@ from typing import Callable
 
 COUNTER_NAMES = ("received", "processed", "succeeded", "duplicates_dropped", "throttled_delays", "retried",
                  "failed", "dead_lettered", "third_party_calls", "items_written", "items_skipped",
-                 "busy_locks", "requeue_failures", "events_published", "token_refreshes")
+                 "busy_locks", "deferred_late_jobs", "requeue_failures", "events_published", "token_refreshes")
 
 
 class Counters:

@@ -58,11 +58,17 @@ def config_lock_key(user_id: str, source_connection_id: str, data_type: str) -> 
 
 
 class IdempotencyLocks:
-    def __init__(self, ddb: Any, table: str, *, lease_s: float, completed_ttl_s: int) -> None:
+    def __init__(self, ddb: Any, table: str, *, lease_s: float, completed_ttl_s: int, parallel: int = MAX_PARALLEL) -> None:
+        """``parallel``: lock writes in flight at once for the whole process (every poller's batch shares one
+        pool: starting 10 threads per batch cost ~5 % of the worker's CPU)."""
         self._ddb = ddb
         self._table = table
         self._lease_s = lease_s
         self._completed_ttl_s = completed_ttl_s
+        self._pool = ThreadPoolExecutor(max(1, parallel), thread_name_prefix="idem-lock")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False)
 
     def acquire_many(self, requests: Sequence[LockRequest], owner: str) -> list[LockResult]:
         """One result per request, in order. Raises ClientError/BotoCoreError when DynamoDB is unavailable."""
@@ -75,10 +81,8 @@ class IdempotencyLocks:
             if not keys & seen_keys:
                 seen_keys |= keys
                 pending.append(index)
-        if pending:
-            with ThreadPoolExecutor(min(len(pending), MAX_PARALLEL)) as pool:
-                for index, result in zip(pending, pool.map(lambda i: self._acquire(requests[i], owner), pending)):
-                    results[index] = result
+        for index, result in zip(pending, self._pool.map(lambda i: self._acquire(requests[i], owner), pending)):
+            results[index] = result
         return results
 
     def _acquire(self, request: LockRequest, owner: str) -> LockResult:
@@ -129,6 +133,36 @@ class IdempotencyLocks:
         """The config lock left behind by an interrupted run: free to take, remembering what was written."""
         return {**config_lock_key(user_id, source_connection_id, data_type), "status": "RETRY",
                 "writtenIds": sorted(set(written_ids)), TTL_ATTRIBUTE: int(time.time() + self._completed_ttl_s)}
+
+    def record_interrupted(self, user_id: str, source_connection_id: str, data_type: str, owner: str, job_id: str,
+                           written_ids: list[str]) -> bool:
+        """At once, when a run stops part-way after destination writes: the RETRY config lock with what it wrote.
+
+        Not left to the batch's state write, which comes after the batch's last job: by then the lease may be
+        over and another worker may already run the job again, unable to see these writes at the destination
+        (Strava lists an upload only once it is processed). Conditional on still holding the lock; if another
+        worker took it over, the ids are only added to its ``writtenIds`` (its lock is not freed). Returns True
+        when the lock was released as RETRY by this call (the state write must then leave the config lock alone).
+        """
+        item = self.retry_lock_item(user_id, source_connection_id, data_type, written_ids)
+        try:
+            self._ddb.put_item(TableName=self._table, Item=to_ddb(item), ConditionExpression="#o = :owner AND jobId = :job",
+                               ExpressionAttributeNames={"#o": "owner"},
+                               ExpressionAttributeValues={":owner": {"S": owner}, ":job": {"S": job_id}})
+            return True
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+        try:
+            self._ddb.update_item(
+                TableName=self._table, Key=to_ddb(config_lock_key(user_id, source_connection_id, data_type)),
+                UpdateExpression="SET writtenIds = list_append(if_not_exists(writtenIds, :none), :ids)",
+                ConditionExpression="attribute_exists(PK)",  # never re-create a released lock without a status
+                ExpressionAttributeValues={":none": {"L": []}, ":ids": to_ddb({"i": sorted(set(written_ids))})["i"]})
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+        return False
 
     def completed_item(self, key: str, job_id: str) -> dict[str, Any]:
         now = time.time()

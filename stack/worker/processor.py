@@ -28,7 +28,7 @@ from typing import Any, Mapping
 from botocore.exceptions import BotoCoreError, ClientError
 
 from stack.providers import (NotFound, PermanentProviderError, ProviderThrottled, TokenRevoked,
-                             TransientProviderError, Unsupported)
+                             TransientProviderError, Unsupported, reads_until)
 from stack.schema import connection_sk, job_sk, sync_config_sk, user_pk
 from stack.worker import jsonlog
 from stack.worker.credentials import CredentialsUnavailable, SecretNotFound
@@ -37,7 +37,8 @@ from stack.worker.health import Counters
 from stack.worker.idempotency import IdempotencyLocks, LockRequest, LockState, config_lock_key
 from stack.worker.requeue import (THROTTLE_ATTEMPTS_ATTRIBUTE, Backoff, Requeue, Requeuer, Resend,
                                   carried_attributes)
-from stack.worker.sync import ConnectionNeedsReauth, LeaseExpiring, MissingState, SyncEngine, SyncOutcome
+from stack.worker.sync import (ConnectionNeedsReauth, LeaseExpiring, LeaseTooShortToStart, MissingState, SyncEngine,
+                               SyncOutcome)
 from stack.worker.tokenbucket import NoToken, TokenBuckets
 
 # Deliberate bugs the chaos experiments must catch (tests only): ignore_token_bucket | delete_before_write.
@@ -50,6 +51,7 @@ class Kind(enum.Enum):
     DUPLICATE = "duplicate"      # idempotency lock already COMPLETED
     THROTTLED = "throttled"      # no token / provider 429 / Redis down: delay, never fail
     BUSY = "busy"                # another worker holds the lock
+    DEFERRED = "deferred"        # its lease was nearly over before it started: not run, retried like BUSY
     TRANSIENT = "transient"      # retry; DLQ only after maxReceiveCount receives
     PERMANENT = "permanent"      # raise-equivalent: SQS redrives it to the DLQ after maxReceiveCount receives
 
@@ -82,6 +84,8 @@ class JobResult:
     lock_held: bool = False
     revoked_connection: dict[str, Any] | None = None
     previously_written: list[str] = field(default_factory=list)  # external ids an interrupted run left
+    lease_until: float = 0.0
+    config_lock_settled: bool = False  # the config lock was already written (record_interrupted): leave it alone
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,7 @@ class ProcessorSettings:
     max_receive_count: int = 5
     lease_s: float = 60.0
     idempotency_ttl_s: int = 86400
+    lock_parallelism: int = 10      # conditional lock writes in flight at once, for all pollers together
     tier_intervals_s: Mapping[str, int] = field(default_factory=lambda: {"PRO": 900, "FREE": 86400})
 
 
@@ -106,8 +111,11 @@ class BatchProcessor:
         self._backoff = backoff
         self._counters = counters
         self._locks = IdempotencyLocks(ddb, settings.table, lease_s=settings.lease_s,
-                                       completed_ttl_s=settings.idempotency_ttl_s)
+                                       completed_ttl_s=settings.idempotency_ttl_s, parallel=settings.lock_parallelism)
         self._owner = f"{socket.gethostname()}:{os.getpid()}"
+
+    def close(self) -> None:
+        self._locks.close()
 
     # --- the batch ---------------------------------------------------------------------------------------
     def process(self, messages: list[dict[str, Any]]) -> list[JobResult]:
@@ -138,7 +146,7 @@ class BatchProcessor:
         requests = [LockRequest(str(j.body["idempotencyKey"]), j.job_id, str(j.body["userId"]),
                                 str(j.body["sourceConnectionId"]), str(j.body["dataType"])) for j in jobs]
         try:
-            locks = self._locks.acquire_many(requests, f"{self._owner}:{threading.get_ident()}")
+            locks = self._locks.acquire_many(requests, self._lock_owner())
         except (ClientError, BotoCoreError) as exc:
             reason = f"idempotency lock unavailable: {type(exc).__name__}"
             return [], [JobResult(job, Kind.TRANSIENT, reason) for job in jobs]
@@ -159,14 +167,22 @@ class BatchProcessor:
         try:
             state = batch_get(self._ddb, self._settings.table, [key for job, _ in runnable for key in _state_keys(job)])
         except (ClientError, BotoCoreError, RuntimeError) as exc:
-            return [JobResult(job, Kind.TRANSIENT, f"state read failed: {type(exc).__name__}", lock_held=True)
-                    for job, _ in runnable], {}
+            # The config lock is left to its lease: deleting it would drop the writtenIds of an earlier
+            # interrupted run, which this run could not read.
+            return [JobResult(job, Kind.TRANSIENT, f"state read failed: {type(exc).__name__}", lock_held=True,
+                              lease_until=lease_until, config_lock_settled=True) for job, lease_until in runnable], {}
+        self._engine.prefetch_credentials([state.get(key) for job, _ in runnable for key in _state_keys(job)[:2]])
         results = []
         # Grouped by source provider: consecutive calls reuse the same pooled connections.
         for job, lease_until in sorted(runnable, key=lambda jl: _provider_of(state, jl[0])):
             with jsonlog.correlation(job.correlation_id):
+                # No new job or destination write after `deadline`; no provider read answered after `reads_until`:
+                # what is left of the lease is for the batch's state write, which must land while the locks hold.
                 deadline = lease_until - 0.2 * self._settings.lease_s
-                results.append(self._run_one(job, state, deadline))
+                with reads_until(lease_until - 0.1 * self._settings.lease_s):
+                    result = self._run_one(job, state, deadline)
+                result.lease_until = lease_until
+                results.append(result)
         return results, state
 
     def _run_one(self, job: Job, state: Mapping[tuple[str, str], dict], deadline: float) -> JobResult:
@@ -182,6 +198,8 @@ class BatchProcessor:
         try:
             self._engine.run(body, source, destination, config, deadline, outcome, previous)
             return JobResult(job, Kind.SUCCEEDED, outcome=outcome, lock_held=True)
+        except LeaseTooShortToStart as exc:
+            result = JobResult(job, Kind.DEFERRED, str(exc))
         except (NoToken, ProviderThrottled) as exc:
             result = JobResult(job, Kind.THROTTLED, str(exc), exc.retry_after_s)
         except TokenRevoked as exc:
@@ -199,7 +217,26 @@ class BatchProcessor:
         result.lock_held = True
         result.outcome = outcome
         result.previously_written = sorted(previous)
+        if outcome.written_ids:
+            result.config_lock_settled = self._record_interrupted(result)
         return result
+
+    def _record_interrupted(self, r: JobResult) -> bool:
+        """A run stopped after destination writes: record them now, while the lease still holds (see
+        IdempotencyLocks.record_interrupted). False if that failed: the batch's state write tries again."""
+        b = r.job.body
+        written = r.previously_written + (r.outcome.written_ids if r.outcome else [])
+        try:
+            self._locks.record_interrupted(str(b["userId"]), str(b["sourceConnectionId"]), str(b["dataType"]),
+                                           self._lock_owner(), r.job.job_id, written)
+            return True
+        except (ClientError, BotoCoreError) as exc:
+            log.warning("could not record an interrupted run's writes yet", extra={"reason": type(exc).__name__})
+            return False
+
+    def _lock_owner(self) -> str:
+        """The owner written into the locks: this process and poller thread (a batch runs in one thread)."""
+        return f"{self._owner}:{threading.get_ident()}"
 
     # --- state writes -------------------------------------------------------------------------------------
     def _commit(self, results: list[JobResult], state: Mapping[tuple[str, str], dict]) -> None:
@@ -210,18 +247,21 @@ class BatchProcessor:
         now = time.time()
         for r in results:
             key = str(r.job.body.get("idempotencyKey", ""))
-            if r.lock_held:
+            # A lease already over may have been taken over by another worker: releasing it would free THEIR lock.
+            # Left alone, it is free to take anyway (its lease is past).
+            releasable = r.lock_held and now < r.lease_until
+            if r.lock_held and not r.config_lock_settled:
                 b = r.job.body
                 written = r.previously_written + (r.outcome.written_ids if r.outcome else [])
                 if r.kind is not Kind.SUCCEEDED and written:  # interrupted part-way: remember what is written
                     puts.append(self._locks.retry_lock_item(str(b["userId"]), str(b["sourceConnectionId"]),
                                                             str(b["dataType"]), written))
-                else:
+                elif releasable:
                     deletes.append(config_lock_key(str(b["userId"]), str(b["sourceConnectionId"]), str(b["dataType"])))
             if r.kind is Kind.SUCCEEDED:
                 puts.append(self._locks.completed_item(key, r.job.job_id))
                 puts.extend(self._success_items(r, state, now))
-            elif r.lock_held:
+            elif releasable:
                 deletes.append(self._locks.lock_key(key))
             if r.kind in (Kind.PERMANENT, Kind.TRANSIENT) and not r.job.parse_error:
                 puts.extend(self._failure_items(r, state, now))
@@ -292,7 +332,7 @@ class BatchProcessor:
                 deletes.append((mid, handle))
                 continue
             delay = self._backoff.delay(r.job.attempt, r.retry_after_s)
-            if r.kind in (Kind.THROTTLED, Kind.BUSY) and r.job.receive_count >= self._settings.max_receive_count:
+            if r.kind in (Kind.THROTTLED, Kind.BUSY, Kind.DEFERRED) and r.job.receive_count >= self._settings.max_receive_count:
                 resends.append(Resend(message["Body"], carried_attributes(message, r.job.attempt), delay, handle, mid))
             else:
                 requeues.append(Requeue(handle, mid, delay))
@@ -328,6 +368,8 @@ class BatchProcessor:
             c.add("throttled_delays")
         elif r.kind is Kind.BUSY:
             c.add("busy_locks")
+        elif r.kind is Kind.DEFERRED:
+            c.add("deferred_late_jobs")
         else:
             c.add("retried")
             if r.kind is Kind.PERMANENT:

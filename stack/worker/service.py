@@ -9,12 +9,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from stack.config import StackConfig
 from stack.providers import make_clients
+from stack.worker.aws import hot_path_client
 from stack.worker.credentials import CredentialStore
 from stack.worker.device import DeviceUploads
 from stack.worker.health import Counters, HealthServer
@@ -55,10 +54,8 @@ class WorkerSettings:
 
 
 def aws_client(service: str, config: StackConfig, pool: int = 50) -> Any:
-    """One client per service per process; short timeouts so an AWS outage turns into fast transient errors."""
-    return boto3.client(service, region_name=config.region, config=Config(
-        max_pool_connections=pool, connect_timeout=2, read_timeout=10,
-        retries={"mode": "standard", "max_attempts": 2}))
+    """One client per service per process (stack.worker.aws: trimmed per-call overhead, short timeouts)."""
+    return hot_path_client(service, config, pool)
 
 
 class WorkerService:
@@ -95,7 +92,8 @@ class WorkerService:
             settings=ProcessorSettings(table=config.table_name, event_bus=config.event_bus,
                                        max_receive_count=settings.max_receive_count,
                                        lease_s=settings.visibility_timeout_s,
-                                       idempotency_ttl_s=settings.idempotency_ttl_s, tier_intervals_s=intervals))
+                                       idempotency_ttl_s=settings.idempotency_ttl_s, tier_intervals_s=intervals,
+                                       lock_parallelism=max(10, settings.concurrency * 10)))
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.health: HealthServer | None = None
@@ -121,6 +119,7 @@ class WorkerService:
             thread.join(max(0.0, deadline - time.time()))
         if self.health:
             self.health.stop()
+        self.processor.close()
         self.buckets.close()
 
     def _poll_loop(self) -> None:

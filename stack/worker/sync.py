@@ -22,6 +22,14 @@ class LeaseExpiring(Exception):
     """Not enough lease left to start another destination write safely: stop and retry later."""
 
 
+class LeaseTooShortToStart(LeaseExpiring):
+    """The job's lease was nearly over before it made any call (late in a slow batch): defer it untouched.
+
+    Why not run it anyway: the batch's state write comes after its last job, so a job that starts past its
+    deadline pushes that write past every lease in the batch; meanwhile SQS redelivers the messages and another
+    worker runs them again without seeing what this batch wrote (Strava lists an upload only once processed)."""
+
+
 class ConnectionNeedsReauth(Exception):
     """The connection is already marked needs_reauth: no third-party call is attempted."""
 
@@ -62,10 +70,20 @@ class SyncEngine:
         self._page_limit = page_limit
         self._on_written = on_written
 
+    def prefetch_credentials(self, connections: list[Mapping[str, Any] | None]) -> None:
+        """One Secrets Manager call for a whole batch's uncached tokens (see CredentialStore.prefetch)."""
+        self._creds.prefetch(str(c["secretName"]) for c in connections
+                             if c and c.get("secretName") and c.get("status") == "active")
+
     def run(self, job: Mapping[str, Any], source: Mapping[str, Any] | None, destination: Mapping[str, Any] | None,
             config: Mapping[str, Any] | None, deadline: float, outcome: SyncOutcome,
             already_written: frozenset[str] = frozenset()) -> SyncOutcome:
-        """Fills ``outcome`` as it goes, so the caller knows what was written even when this raises part-way."""
+        """Fills ``outcome`` as it goes, so the caller knows what was written even when this raises part-way.
+
+        ``deadline`` is checked before the first call and before every destination write (not just every chunk:
+        a Garmin chunk is a whole upload window of activities)."""
+        if time.time() > deadline:
+            raise LeaseTooShortToStart("lease nearly over before the job started; deferred")
         if job.get("origin") == "device":
             return self._run_device_upload(job, destination, deadline, outcome, already_written)
         if source is None or destination is None:
@@ -93,6 +111,8 @@ class SyncEngine:
                 raise LeaseExpiring("lease nearly over; the rest is written on retry")
             payloads = self._authorised(source, lambda token: src_client.hydrate(token, chunk))
             for payload in payloads:
+                if time.time() > deadline:
+                    raise LeaseExpiring("lease nearly over; the rest is written on retry")
                 external_id = external_ids[payload.meta.item_id]
                 self._authorised(destination, lambda token: dst_client.write(token, payload, external_id))
                 outcome.items_written += 1
