@@ -1,8 +1,9 @@
 """``swsim chaos soak --rounds 100``: kill -9 a worker mid-batch, again and again; nothing lost, nothing twice.
 
-Each round submits a burst of manual sync jobs through the API, waits until the worker holds messages (SQS
-in-flight > 0), lets it work for a seeded random 0-400 ms, kills it with SIGKILL and starts it again. The
-providers answer 100 ms slower (a fault on the fakes) so a batch spans the kill. At the end, once the queue has
+Each round moves the fakes' clocks 3 hours on (the users record new workouts: 8 a day in the soak's fakes, so
+every round's syncs have something to write), submits a burst of manual sync jobs through the API, waits until
+the worker holds messages (SQS in-flight > 0), lets it work for a seeded random 0-400 ms, kills it with SIGKILL
+and starts it again. The providers answer 100 ms slower (a fault on the fakes) so a batch spans the kill. At the end, once the queue has
 drained, the ledger (every accepted job SUCCEEDED or in the DLQ with a reason) and the destination writes (each
 payload once) are checked, and figures are printed and written to soak.json.
 """
@@ -14,6 +15,7 @@ import random
 import sys
 import time
 import uuid
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,12 +24,15 @@ import httpx
 
 from reports.recorder import LatencyRecorder
 from sim.chaos import evidence as collect
+from sim.chaos.clients import fake_control
 from sim.chaos.invariants import ledger, no_duplicate_writes
 from sim.chaos.runner import collect_evidence, has_dlq_consumer
 from sim.chaos.observe import Clock, Observer
 from sim.errors import CheckFailed
 
 PROVIDERS = ("strava", "fitbit", "garmin")
+SOAK_FAKE_CONFIG = {"activities_per_day": 8.0}  # new workouts every round: each round's syncs write something
+ROUND_ADVANCE_S = 3 * 3600
 
 
 @dataclass
@@ -43,6 +48,7 @@ class SoakFigures:
     nowhere: int = 0                  # ... of which neither in the DLQ nor finished: really gone
     destination_writes: int = 0
     duplicate_writes: int = 0
+    dead_letter_reasons: dict[str, int] = field(default_factory=dict)  # reason (first 80 chars) -> jobs
     drained: bool = False
     seconds: float = 0.0
     failures: list[str] = field(default_factory=list)
@@ -63,7 +69,7 @@ def soak_command(args: argparse.Namespace) -> int:
     from sim.chaos.stackprep import start_stack
 
     print(f"starting the embedded stack ({args.users} users, 2 workers) ...", file=sys.stderr, flush=True)
-    with start_stack(users=args.users, seed=args.seed) as stack:
+    with start_stack(users=args.users, seed=args.seed, fake_config=SOAK_FAKE_CONFIG) as stack:
         figures = run_soak(stack, args.rounds, args.jobs_per_round, args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "soak.json").write_text(json.dumps(asdict(figures), indent=2))
@@ -92,7 +98,7 @@ def _submit(client: httpx.Client, stack: Any, rng: random.Random, count: int, to
             accepted.append((user.user_id, response.json()["jobId"]))
 
 
-def run_soak(stack: Any, rounds: int, jobs_per_round: int, seed: int) -> SoakFigures:
+def run_soak(stack: Any, rounds: int, jobs_per_round: int, seed: int, advance_s: float = ROUND_ADVANCE_S) -> SoakFigures:
     from fake_providers.control import FakeControl
 
     rng = random.Random(seed)
@@ -112,6 +118,8 @@ def run_soak(stack: Any, rounds: int, jobs_per_round: int, seed: int) -> SoakFig
     workers = list(stack.worker_names)
     with httpx.Client(base_url=stack.api_url, timeout=10) as client:
         for round_index in range(rounds):
+            for url in fakes.values():
+                fake_control(url).advance(advance_s)
             _submit(client, stack, rng, jobs_per_round, tokens, accepted)
             victim = workers[round_index % len(workers)]
             deadline = time.monotonic() + 10
@@ -148,6 +156,9 @@ def run_soak(stack: Any, rounds: int, jobs_per_round: int, seed: int) -> SoakFig
     figures.nowhere = int(books.figures.get("nowhere", 0))
     figures.destination_writes = int(writes.figures.get("writes", 0))
     figures.duplicate_writes = int(writes.figures.get("duplicated", 0))
+    mine = {job_id for _, job_id in accepted}
+    reasons = Counter(d.reason[:80] for d in evidence.dead_letters if d.job_id in mine)
+    figures.dead_letter_reasons = dict(reasons.most_common(8))
     figures.seconds = round(time.monotonic() - started, 1)
     figures.failures = [r.detail for r in (books, writes) if not r.passed]
     return figures

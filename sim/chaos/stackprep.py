@@ -1,7 +1,7 @@
 """The stack an experiment runs on: tuned so a short experiment can see a whole story in seconds.
 
 - coalescer delay 2 s instead of 60 s (webhook jobs appear within the experiment, not a minute later);
-- backoff base 0.5 s instead of 2 s (a non-transient failure walks its 5 receives in seconds, not a minute);
+- backoff base 0.25 s instead of 2 s, cap 10 s (a non-transient failure walks its 5 receives in seconds, not a minute);
 - visibility timeout 10 s (a killed worker's messages come back within seconds; the light jobs below take far less);
 - the fakes' own provider rate limits off (Strava's 15-minute window would park jobs for 5 minutes; the 429
   storm experiment injects 429s on purpose instead);
@@ -17,7 +17,7 @@ from typing import Any, Mapping
 from fake_providers.control import FakeControl
 
 CHAOS_APPCONFIG: Mapping[str, Any] = {"coalescer": {"delay_s": 2},
-                                      "worker": {"backoff_base_s": 0.5, "backoff_cap_s": 20,
+                                      "worker": {"backoff_base_s": 0.25, "backoff_cap_s": 10,
                                                  "visibility_timeout_s": 10}}
 CHAOS_WORKERS = 2
 PROVIDERS = ("strava", "fitbit", "garmin")
@@ -26,10 +26,11 @@ CHAOS_FAKE_CONFIG: Mapping[str, Any] = {"history_days": 3, "heavy_bytes": 20_000
                                         "providers": {p: {"rate_limits": RATE_LIMITS_OFF[p]} for p in PROVIDERS}}
 
 
-def stack_options(users: int = 20, seed: int = 1, extra_env: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Keyword arguments of ``Stack.start`` for chaos runs."""
+def stack_options(users: int = 20, seed: int = 1, extra_env: Mapping[str, str] | None = None,
+                  fake_config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Keyword arguments of ``Stack.start`` for chaos runs (``fake_config`` adds to the fakes' chaos config)."""
     return {"users": users, "seed": seed, "appconfig": dict(CHAOS_APPCONFIG), "workers": CHAOS_WORKERS,
-            "extra_env": dict(extra_env or {}), "fake_config": dict(CHAOS_FAKE_CONFIG)}
+            "extra_env": dict(extra_env or {}), "fake_config": {**CHAOS_FAKE_CONFIG, **(fake_config or {})}}
 
 
 def prepare(stack: Any) -> None:
@@ -40,10 +41,11 @@ def prepare(stack: Any) -> None:
                 control.set_config(rate_limits=RATE_LIMITS_OFF[provider])
 
 
-def start_stack(users: int = 20, seed: int = 1, extra_env: Mapping[str, str] | None = None) -> Any:
+def start_stack(users: int = 20, seed: int = 1, extra_env: Mapping[str, str] | None = None,
+                fake_config: Mapping[str, Any] | None = None) -> Any:
     from stack.launcher import Stack
 
-    stack = Stack.start(**stack_options(users, seed, extra_env))
+    stack = Stack.start(**stack_options(users, seed, extra_env, fake_config))
     prepare(stack)
     return stack
 

@@ -1,5 +1,6 @@
-"""Short forms of the worker-side experiments on one shared stack (AZ failure, Lambda failure, crash loop, traffic
-spike), plus a few rounds of the kill -9 soak: each must hold its hypothesis and invariants."""
+"""Short forms of the worker-side experiments on the shared stack (AZ failure, Lambda failure, crash loop, traffic
+spike), a few rounds of the kill -9 soak, and - last of the catalog tests, see below - token revocation: each must
+hold its hypothesis and invariants."""
 from __future__ import annotations
 
 import json
@@ -8,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sim.chaos.soak import run_soak
-from tests.chaos.conftest import run_short, verdict
+from tests.chaos.conftest import SharedStack, run_short, verdict
 
 pytestmark = pytest.mark.slow
 
@@ -27,3 +28,17 @@ def test_kill_nine_mid_batch_loses_nothing(chaos_stack: object) -> None:
     figures = run_soak(chaos_stack, rounds=3, jobs_per_round=6, seed=3)
     assert not figures.failures, figures
     assert figures.kills == 3 and figures.accepted > 0 and figures.lost == 0 and figures.duplicate_writes == 0
+
+
+def test_token_revocation_dead_letters_with_a_reason(shared_stack: SharedStack, tmp_path: Path) -> None:
+    """The fakes revoke every Strava grant for good (a user who disconnects the app), so the stack is spent
+    afterwards: this test is collected last among those using the shared stack (a later one would get a new stack).
+    The revoked jobs fail for good: each reaches the DLQ after exactly 5 receives, and the DLQ consumer
+    (stack/dlq) records why on the job."""
+    try:
+        journal = run_short("token-revocation", shared_stack.get(), tmp_path)
+    finally:
+        shared_stack.spent = True
+    assert journal.passed, verdict(journal)
+    letters = journal.data["dead_letters"]
+    assert letters and all(d["receives"] == 5 and d["error"] for d in letters), letters
