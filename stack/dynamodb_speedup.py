@@ -18,14 +18,33 @@ is ~28 ms of moto CPU, i.e. at most ~35 jobs/s from a whole core. Where it goes:
    ordering, ``Limit`` and ``ExclusiveStartKey`` behave as before). Scan keeps moto's sorted path.
 3. UpdateItem / PutItem do the same work twice (the handler and the backend each parse the update expression and
    the condition, and each deep-copy the existing item). Update expressions are parsed once per distinct string
-   and cached (the backend's validator rewrites its AST in place, so it gets a deep copy; the handler only reads
-   it); the backend's second deep copy of the item, kept only for DynamoDB Streams, is skipped when the table has
-   no stream.
+   and cached (the handler only reads the tree and the backend's ``Validator`` copies it before rewriting); the
+   backend's second deep copy of the item, kept only for DynamoDB Streams, is skipped when the table has no
+   stream. The validator's ten tree walks (each visit rebuilt a dict and ran ABC ``isinstance`` checks) look
+   their processor up once per node class; the three walks that check only the expression's structure (action
+   counts, overlapping paths, key attributes) are skipped once that structure, with the same placeholder names
+   and table keys, has passed them; the validator's ``deepcopy`` of the tree is a field-by-field copy.
+4. A ConditionExpression is parsed by the handler (to check placeholders) and again by the backend with the
+   same names and values: the second parse reuses the first (per thread, keyed by expression, names, values).
+5. Per request, moto's Flask route costs ~2 ms of CPU around an action whose own work is ~0.1 ms for a GetItem:
+   :func:`wrap_app` serves the data-plane targets straight through ``DynamoHandler.call_action`` (moto's own
+   action code, validation and error bodies), with ``inspect.getmembers`` of the handler class cached and request
+   ids from a counter instead of 52 ``random.choice`` calls.
+6. werkzeug's development server costs ~0.8 ms per request around the app: :class:`LeanWSGIServer` (threaded,
+   HTTP/1.1 keep-alive, Content-Length or chunked bodies, ``Expect: 100-continue``) writes each response in one
+   ``sendall``.
+
+After (same bench, same machine; CPU per call of the served process): PutItem 1.1 ms, UpdateItem 4.1 ms (creating
+the item; ~2.5 ms updating one), BatchGetItem(50) 4.5 ms, BatchWriteItem(25) 4.5 ms, one-partition Query 1.4 ms,
+GSI Query (two pages, 4,500 items) 13 ms. The GSI Query still scans every item of the table (linear in table
+size); an index per GSI would need hooks on every in-place item update and on transaction rollback.
 
 Semantics kept, tested over HTTP with and without this module in tests/stack_e2e/test_dynamodb_semantics.py
 (conditional writes, ALL_OLD on failure, update expressions, batches, Query on the table and GSIs with filters and
-pagination, transactions, Scan). ``install()`` patches classes in this process; ``stack.launcher.moto_service``
-calls it before serving DynamoDB (``--no-dynamodb-speedup`` or ``SWSIM_DYNAMODB_SPEEDUP=0`` serves stock moto).
+pagination, transactions, TTL, Scan, binary values, errors; and the lean server's HTTP framing).
+``install()`` patches classes in this process and ``wrap_app`` / ``LeanWSGIServer`` serve them;
+``stack.launcher.moto_service`` applies all three before serving DynamoDB (``--no-dynamodb-speedup`` or
+``SWSIM_DYNAMODB_SPEEDUP=0`` serves stock moto with werkzeug, for comparison).
 """
 from __future__ import annotations
 

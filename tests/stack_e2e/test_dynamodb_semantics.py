@@ -161,13 +161,14 @@ def test_update_expressions_set_remove_add_if_not_exists_list_append_and_return_
 def test_the_same_expression_with_other_names_and_values_is_evaluated_afresh(ddb, table):
     """Parsed expressions and passed structure checks are cached: new values and names must still count."""
     k = key("p", "cache")
+    condition = "#f <> :v OR attribute_not_exists(#f)"
     for attribute, value in (("a", 1), ("b", 2), ("a", 3)):
-        ddb.update_item(TableName=table, Key=k, UpdateExpression="SET #f = :v", ConditionExpression="#f <> :v OR attribute_not_exists(#f)",
+        ddb.update_item(TableName=table, Key=k, UpdateExpression="SET #f = :v", ConditionExpression=condition,
                         ExpressionAttributeNames={"#f": attribute}, ExpressionAttributeValues={":v": n(value)})
     item = ddb.get_item(TableName=table, Key=k)["Item"]
     assert (item["a"], item["b"]) == (n(3), n(2))
     with pytest.raises(ClientError) as key_update:  # same expression, but now it names a key attribute
-        ddb.update_item(TableName=table, Key=k, UpdateExpression="SET #f = :v", ConditionExpression="#f <> :v OR attribute_not_exists(#f)",
+        ddb.update_item(TableName=table, Key=k, UpdateExpression="SET #f = :v", ConditionExpression=condition,
                         ExpressionAttributeNames={"#f": "SK"}, ExpressionAttributeValues={":v": s("other")})
     assert error_code(key_update.value) == "ValidationException"
     with pytest.raises(ClientError) as overlapping:
@@ -290,7 +291,8 @@ def test_transact_write_items_is_all_or_nothing(ddb, table):
         {"Put": {"TableName": table, "Item": {**key("USER#t", "CONN#new"), "status": s("active")},
                  "ConditionExpression": "attribute_not_exists(PK)"}},
         {"Update": {"TableName": table, "Key": key("USER#t", "PROFILE"), "UpdateExpression": "SET version = :v",
-                    "ConditionExpression": "version = :expected", "ExpressionAttributeValues": {":v": n(2), ":expected": n(1)}}},
+                    "ConditionExpression": "version = :expected",
+                    "ExpressionAttributeValues": {":v": n(2), ":expected": n(1)}}},
         {"Delete": {"TableName": table, "Key": key("USER#t", "GONE")}}])
     assert ddb.get_item(TableName=table, Key=key("USER#t", "PROFILE"))["Item"]["version"] == n(2)
     assert ddb.get_item(TableName=table, Key=key("USER#t", "CONN#new"))["Item"]["status"] == s("active")
@@ -328,7 +330,8 @@ def test_binary_numbers_and_nested_values_round_trip(ddb, table):
     assert got["deep"]["M"]["list"]["L"][1] == {"M": {"x": {"NULL": True}}}
     assert sorted(Decimal(v) for v in got["deep"]["M"]["ns"]["NS"]) == [Decimal("1.5"), Decimal("2")]
     assert got["big"] == {"N": "12345678901234567890.5"} and got["empty"] == s("")
-    queried = ddb.query(TableName=table, KeyConditionExpression="PK = :pk", ExpressionAttributeValues={":pk": s("USER#bin")})
+    queried = ddb.query(TableName=table, KeyConditionExpression="PK = :pk",
+                        ExpressionAttributeValues={":pk": s("USER#bin")})
     assert queried["Items"][0]["raw"] == {"B": b"\x00\xffpayload"}
 
 
