@@ -188,7 +188,7 @@ def bench_startup(runs: int, users: int) -> list[float]:
         with Stack.start(users=users) as stack:
             times.append(time.monotonic() - t0)
             t = stack.timings
-            children = cpu_seconds([pid for pid in stack.pids().values() if pid])
+            children = cpu_seconds([pid for pid in stack.pids().values() if pid]) + t.provision_cpu_s
             own = time.process_time() - own_before
             print(f"  ready in {times[-1]:.2f} s (infra {t.infra_s:.2f}, bootstrap {t.bootstrap_s:.2f}, "
                   f"services {t.app_s:.2f}, seed {t.seed_s:.2f}); CPU used: children {children:.1f} s + "

@@ -68,6 +68,7 @@ class Timings:
     seed_s: float = 0.0
     total_s: float = 0.0
     per_process_s: dict[str, float] = field(default_factory=dict)
+    provision_cpu_s: float = 0.0     # CPU the (exited) provisioning process used: bootstrap + seeding
 
 
 class Stack:
@@ -228,6 +229,7 @@ class Stack:
         self.processes.pop(process.name, None)
         self.specs.pop(process.name, None)
         result = json.loads(self._provision_file.read_text())
+        self.timings.provision_cpu_s = float(result.get("cpu_s", 0.0))
         return SeedResult.from_json(result["users"], float(result["seed_s"]))
 
     def _extra(self, phase: str) -> list[ServiceSpec]:
