@@ -38,6 +38,7 @@ log = logging.getLogger("syncwell.dlq")
 ARCHIVE_PREFIX = "dead-letters/"
 DEFAULT_ARCHIVE_BUCKET = "syncwell-dlq-archive"
 PARK_S = 43_200  # SQS's longest visibility timeout: a parked message stays out of the way for 12 h
+RETRY_S = 5  # a message that could not be recorded (DynamoDB or S3 down) is retried this much later
 COUNTERS = ("dead_letters", "jobs_marked", "already_succeeded", "reparked", "malformed", "redriven", "errors")
 
 
@@ -111,8 +112,21 @@ class DeadLetterConsumer:
                                             WaitTimeSeconds=self.poll_wait_s if wait_s is None else wait_s)
         messages = response.get("Messages") or []
         for message in messages:
-            self.handle(message)
+            try:
+                self.handle(message)
+            except (ClientError, BotoCoreError) as exc:  # DynamoDB or S3 down: try this one again shortly
+                self.counters.add("errors")
+                log.warning("dead letter not recorded yet", extra={"reason": type(exc).__name__})
+                self._retry_soon(message)
         return len(messages)
+
+    def _retry_soon(self, message: Mapping[str, Any]) -> None:
+        """Received for a 12 h parking but not recorded: make it visible again in a few seconds, not 12 h."""
+        try:
+            self.sqs.change_message_visibility(QueueUrl=self.dlq_url, ReceiptHandle=message["ReceiptHandle"],
+                                               VisibilityTimeout=RETRY_S)
+        except (ClientError, BotoCoreError):
+            pass  # SQS is down too: the message reappears when its parking ends, and is recorded then
 
     def handle(self, message: Mapping[str, Any]) -> DeadLetterRecord | None:
         """Record one received DLQ message (first sight) or just re-park it (already archived)."""

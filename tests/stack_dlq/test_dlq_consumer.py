@@ -121,3 +121,23 @@ def test_job_missing_from_the_table_is_written_whole_and_redrive_puts_jobs_back(
     assert [json.loads(m["Body"])["jobId"] for m in back] == [crashed["jobId"]]
     assert dlq_counts(aws) == (0, 1)  # only the other one is still parked
     assert c.redrive() == 1 and c.redrive() == 0  # each dead letter is redriven once
+
+
+def test_a_dead_letter_that_cannot_be_recorded_comes_back_in_seconds_not_12_hours(aws: dict[str, Any]) -> None:
+    from botocore.exceptions import ClientError
+
+    body = job(aws, "QUEUED")
+    c = consumer(aws)
+    real_get_item = c.ddb.get_item
+
+    def down(**kwargs: Any) -> Any:
+        raise ClientError({"Error": {"Code": "InternalServerError", "Message": "down"}}, "GetItem")
+
+    c.ddb.get_item = down  # DynamoDB down while the consumer reads the job
+    assert c.poll_once() == 1
+    assert c.counters.snapshot()["errors"] == 1 and not list(c.records())
+    c.ddb.get_item = real_get_item
+    deadline = time.monotonic() + 30
+    while not list(c.records()) and time.monotonic() < deadline:
+        c.poll_once(wait_s=1)
+    assert job_item(aws, body)["status"] == "DEAD_LETTERED"
