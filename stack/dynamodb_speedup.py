@@ -174,15 +174,21 @@ class _HandlerUpdateParser:
         return _parsed_update_expression(expression)
 
 
+def _processor_cache(self: DepthFirstTraverser) -> dict[type, Any]:
+    """This processor's node class -> method table (filled lazily), next to its processing map built once."""
+    cache = self.__dict__.get("_sw_by_type")
+    if cache is None:
+        cache = self.__dict__["_sw_by_type"] = {}
+        self.__dict__["_sw_map"] = self._processing_map()
+    return cache
+
+
 def _processor_for(self: DepthFirstTraverser, node_type: type) -> Any:
     """The processor's method for nodes of ``node_type`` (first match in its map's order, as moto's ``process``),
     or None. moto rebuilds the (static) map and runs ABC ``isinstance`` checks for every node it visits; here the
     answer is cached per processor instance and node class (the AST classes register no virtual subclasses, so
     ``isinstance`` is an MRO test)."""
-    cache = self.__dict__.get("_sw_by_type")
-    if cache is None:
-        cache = self.__dict__["_sw_by_type"] = {}
-        self.__dict__["_sw_map"] = self._processing_map()
+    cache = _processor_cache(self)
     if node_type not in cache:
         mro = node_type.__mro__
         cache[node_type] = next((fn for cls, fn in self.__dict__["_sw_map"].items() if cls in mro), None)
@@ -206,6 +212,39 @@ def _traverse_node_recursively(self: DepthFirstTraverser, node: Any, child_id: i
         if parent_node:
             parent_node.children[child_id] = node
     return node
+
+
+_NOT_A_NODE = object()
+
+
+def _traverse(self: DepthFirstTraverser, root: Any) -> Any:
+    """:func:`_traverse_node_recursively` as one closure per walk: the per-class lookup table and the (usually
+    no-op) ``pre_processing_of_child`` hook are resolved once per walk instead of once per node."""
+    lookup = _processor_cache(self)  # node classes only: anything else is answered by the MRO test below
+    pre = None if type(self).pre_processing_of_child is _BASE_PRE_PROCESSING else self.pre_processing_of_child
+
+    def visit(node: Any, child_id: int) -> Any:
+        node_type = type(node)
+        processor = lookup.get(node_type, _NOT_A_NODE)
+        if processor is _NOT_A_NODE:
+            if _AST_NODE not in node_type.__mro__:
+                return node
+            processor = _processor_for(self, node_type)
+        parent_node = node.parent
+        children = node.children
+        if children is not None:
+            for i, child_node in enumerate(children):
+                if pre is not None:
+                    pre(node, i)
+                visit(child_node, i)
+        if processor is not None:
+            node = processor(node)
+            node.parent = parent_node
+            if parent_node:
+                parent_node.children[child_id] = node
+        return node
+
+    return visit(root, -1)
 
 
 STRUCTURE_PROCESSORS = (ActionCountValidator, OverlappingPathsValidator, UpdateHashRangeKeyValidator)
@@ -456,6 +495,7 @@ _stock_all_items = Table.all_items
 _stock_update_make = UpdateExpressionParser.make
 _stock_update_item = DynamoDBBackend.update_item
 _stock_parse_condition = ConditionExpressionParser.parse
+_BASE_PRE_PROCESSING = DepthFirstTraverser.pre_processing_of_child
 _stock_validator_init = Validator.__init__
 _stock_update_processors = UpdateExpressionValidator.get_ast_processors
 _stock_validate = Validator.validate
@@ -473,6 +513,7 @@ def install() -> None:
     ddb_responses.UpdateExpressionParser = _HandlerUpdateParser  # type: ignore[misc]
     ddb_models.UpdateExpressionParser = _HandlerUpdateParser  # type: ignore[misc]
     DepthFirstTraverser.traverse_node_recursively = _traverse_node_recursively  # type: ignore[method-assign]
+    DepthFirstTraverser.traverse = _traverse  # type: ignore[method-assign]
     ConditionExpressionParser.parse = _parse_condition  # type: ignore[method-assign]
     Validator.__init__ = _validator_init  # type: ignore[method-assign]
     Validator.validate = _validate  # type: ignore[method-assign]
