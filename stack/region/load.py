@@ -41,7 +41,7 @@ class SyncLoad:
     users: list[SeededUser]
     tokens: dict[str, str]
     rate_per_s: float
-    seed: int = 1
+    seed: int | str = 1
     attempts: list[Attempt] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None

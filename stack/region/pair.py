@@ -64,6 +64,7 @@ class RegionPair:
         self.stack = stack
         self.options = options
         self.topology: RegionTopology | None = None
+        self.rehearsals = 0      # runs on this pair: each draws fresh Idempotency-Keys (else the API replays)
 
     # ---- construction ----------------------------------------------------------------------------------------
     @classmethod

@@ -28,9 +28,10 @@ class RegionOutageFault(BaseFault):
         replicator = ReplicatorControl(topology.replicator_url)
         replicator.region_down(region, True)   # first: nothing more leaves the region once it is "gone"
         victims = [name for name in topology.processes[region] if processes.running(name)]
-        if victims:
-            with ThreadPoolExecutor(len(victims)) as pool:  # the whole region at once, not one process a second
-                list(pool.map(processes.kill, victims))
+        for name in victims:  # the whole region stops at once (SIGSTOP is instant) ...
+            processes.pause(name)
+        for name in victims:  # ... then dies (each kill waits for its process to be gone)
+            processes.kill(name)
 
         def undo() -> None:
             if self.attrs["restart"] and victims:
