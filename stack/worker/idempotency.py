@@ -1,20 +1,27 @@
-"""The hot path's exactly-once locks [001 §3a]: two conditional writes per job, issued in parallel for a batch.
+"""The hot path's exactly-once locks [001 §3a]: ONE conditional write per job, issued in parallel for a batch.
 
 In the metadata table:
-- ``IDEM##{key}`` status INPROGRESS with a lease: the job lock of the design. The condition admits a new lock when
-  no item exists, when the item's ``ttl`` is past (moto never expires TTL items and real DynamoDB deletes them
-  lazily), or when an INPROGRESS lease has expired (its worker died: a kill -9 must not strand the job).
-  COMPLETED items carry a 24 h TTL and make later deliveries of the same key a no-op success.
-- ``LOCK#SYNCCONFIG#{source}##{dataType}`` under the user's partition, same lease rule: two DIFFERENT jobs of the
-  same sync config (a manual sync racing a webhook sync) must not both write the same new source item, since
-  the destination may not show the first write yet (Strava processes uploads asynchronously). A run that stops
-  part-way (throttled, transient error) leaves this item as status RETRY with ``writtenIds`` (the external ids
-  it already wrote), so the next run of the config skips them even before the destination lists them.
-Both are released (deleted, or RETRY) or completed in the batch's single BatchWriteItem.
+- ``LOCK#SYNCCONFIG#{source}##{dataType}`` under the user's partition is the lock: status INPROGRESS with a lease
+  (= the visibility timeout), the job id, the idempotency key and the owner. The condition admits a new holder
+  when no item exists, when its ``ttl`` is past (moto never expires TTL items and real DynamoDB deletes them
+  lazily), when an INPROGRESS lease has expired (its worker died: a kill -9 must not strand the job), or when it
+  was released (FREE) or left as RETRY. Locking the sync config, not just the job, also keeps two DIFFERENT jobs
+  of one config (a manual sync racing a webhook sync) from both writing the same new source item, since the
+  destination may not show the first write yet (Strava processes uploads asynchronously). A job's idempotency
+  key belongs to exactly one sync config, so this lock is also the design's "IDEM INPROGRESS: retry later".
+- ``IDEM##{key}`` status COMPLETED, 24 h TTL, written with the job's result: later deliveries of the key are
+  dropped as successes. It is read with the batch's state (BatchGetItem, consistent) AFTER the lock is held, so
+  a duplicate can never slip between its check and a run.
+- A run that stops part-way (throttled, transient error) leaves the lock as RETRY with ``writtenIds`` (the
+  external ids it already wrote), so the next run of the config skips them before the destination lists them.
+  A successful run leaves it FREE with ``lastKey`` = its idempotency key: BatchWriteItem gives no order between
+  the COMPLETED item and the release, so a duplicate that takes the lock in between still recognises its key.
+The acquiring write returns the lock's previous item (``ReturnValues=ALL_OLD``): its ``writtenIds``, or, for a
+duplicate, what to put back.
 
-Not a TransactWriteItems: moto 5.2.5 deep-copies the whole table once per transaction action (for rollback),
-which at a few hundred users costs ~0.5 s of moto CPU per batch. Two plain conditional writes give the same
-guarantees here: if the config lock is refused, the job's IDEM item is deleted again and the job is BUSY.
+Why one write, not an ``IDEM##`` INPROGRESS put plus this lock (the previous design): a conditional write costs
+~3 ms of worker CPU and more of moto's; the second one bought no guarantee the config lock does not give.
+Not a TransactWriteItems: moto 5.2.5 deep-copies the whole table once per transaction action (for rollback).
 """
 from __future__ import annotations
 
@@ -27,7 +34,7 @@ from typing import Any, Sequence
 from botocore.exceptions import ClientError
 
 from stack.schema import PK, SK, TTL_ATTRIBUTE, idempotency_pk, user_pk
-from stack.worker.ddb import to_ddb
+from stack.worker.ddb import from_ddb, to_ddb
 
 MAX_PARALLEL = 10
 
@@ -51,6 +58,12 @@ class LockRequest:
 class LockResult:
     state: LockState
     lease_until: float = 0.0
+    previous: dict[str, Any] | None = None   # the lock item before we took it (None: there was none)
+
+    @property
+    def written_ids(self) -> frozenset[str]:
+        """External ids an interrupted earlier run of the config wrote (the destination may not list them yet)."""
+        return frozenset((self.previous or {}).get("writtenIds") or ())
 
 
 def config_lock_key(user_id: str, source_connection_id: str, data_type: str) -> dict[str, str]:
@@ -88,45 +101,38 @@ class IdempotencyLocks:
     def _acquire(self, request: LockRequest, owner: str) -> LockResult:
         now = time.time()
         lease_until = now + self._lease_s
-        put_idem, update_lock = self._actions(request, owner, now, lease_until)
         try:
-            self._ddb.put_item(**put_idem["Put"])
+            response = self._ddb.update_item(**self._lock_update(request, owner, now, lease_until))
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
                 raise
-            status = (exc.response.get("Item") or {}).get("status", {}).get("S")
-            return LockResult(LockState.COMPLETED if status == "COMPLETED" else LockState.BUSY)
-        try:
-            self._ddb.update_item(**update_lock["Update"])
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                raise
-            key = self.lock_key(request.idempotency_key)  # another job of this config runs: give the key back
-            self._ddb.delete_item(TableName=self._table, Key=to_ddb(key))
             return LockResult(LockState.BUSY)
-        return LockResult(LockState.ACQUIRED, lease_until)
+        previous = from_ddb(response["Attributes"]) if response.get("Attributes") else None
+        if previous and previous.get("status") == "FREE" and previous.get("lastKey") == request.idempotency_key:
+            return LockResult(LockState.COMPLETED, lease_until, previous)  # released by this very job: done
+        return LockResult(LockState.ACQUIRED, lease_until, previous)
 
-    def _actions(self, request: LockRequest, owner: str, now: float, lease_until: float) -> list[dict[str, Any]]:
-        condition = "attribute_not_exists(PK) OR #ttl < :now OR (#s = :inprogress AND leaseUntil < :now)"
-        names = {"#ttl": TTL_ATTRIBUTE, "#s": "status"}
-        values = {":now": {"N": str(int(now))}, ":inprogress": {"S": "INPROGRESS"}}
-        idem = {PK: idempotency_pk(request.idempotency_key), SK: idempotency_pk(request.idempotency_key),
-                "status": "INPROGRESS", "owner": owner, "jobId": request.job_id, "leaseUntil": int(lease_until),
-                TTL_ATTRIBUTE: int(now + self._completed_ttl_s)}
-        put_idem = {"Put": {"TableName": self._table, "Item": to_ddb(idem), "ConditionExpression": condition,
-                            "ExpressionAttributeNames": names, "ExpressionAttributeValues": values,
-                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}}
-        # The config lock is UPDATED, not replaced: it keeps ``writtenIds`` left by an interrupted run (RETRY).
-        update_lock = {"Update": {
-            "TableName": self._table,
-            "Key": to_ddb(config_lock_key(request.user_id, request.source_connection_id, request.data_type)),
-            "UpdateExpression": "SET #s = :inprogress, #o = :owner, jobId = :job, leaseUntil = :lease, #ttl = :ttl",
-            "ConditionExpression": condition + " OR #s = :retry",
-            "ExpressionAttributeNames": {**names, "#o": "owner"},
-            "ExpressionAttributeValues": {**values, ":retry": {"S": "RETRY"}, ":owner": {"S": owner},
-                                          ":job": {"S": request.job_id}, ":lease": {"N": str(int(lease_until))},
-                                          ":ttl": {"N": str(int(now + self._completed_ttl_s))}}}}
-        return [put_idem, update_lock]
+    def _lock_update(self, request: LockRequest, owner: str, now: float, lease_until: float) -> dict[str, Any]:
+        # UPDATED, not replaced: it keeps ``writtenIds`` left by an interrupted run (RETRY).
+        condition = ("attribute_not_exists(PK) OR #ttl < :now OR (#s = :inprogress AND leaseUntil < :now) "
+                     "OR #s = :retry OR #s = :free")
+        return {"TableName": self._table,
+                "Key": to_ddb(config_lock_key(request.user_id, request.source_connection_id, request.data_type)),
+                "UpdateExpression": ("SET #s = :inprogress, #o = :owner, jobId = :job, idempotencyKey = :key, "
+                                     "leaseUntil = :lease, #ttl = :ttl"),
+                "ConditionExpression": condition,
+                "ExpressionAttributeNames": {"#ttl": TTL_ATTRIBUTE, "#s": "status", "#o": "owner"},
+                "ExpressionAttributeValues": {
+                    ":now": {"N": str(int(now))}, ":inprogress": {"S": "INPROGRESS"}, ":retry": {"S": "RETRY"},
+                    ":free": {"S": "FREE"}, ":owner": {"S": owner}, ":job": {"S": request.job_id},
+                    ":key": {"S": request.idempotency_key}, ":lease": {"N": str(int(lease_until))},
+                    ":ttl": {"N": str(int(now + self._completed_ttl_s))}},
+                "ReturnValues": "ALL_OLD"}
+
+    def released_item(self, user_id: str, source_connection_id: str, data_type: str, key: str) -> dict[str, Any]:
+        """The lock after a successful run: free to take, remembering which key completed (see module doc)."""
+        return {**config_lock_key(user_id, source_connection_id, data_type), "status": "FREE", "lastKey": key,
+                TTL_ATTRIBUTE: int(time.time() + self._completed_ttl_s)}
 
     def retry_lock_item(self, user_id: str, source_connection_id: str, data_type: str,
                         written_ids: list[str]) -> dict[str, Any]:
@@ -170,5 +176,5 @@ class IdempotencyLocks:
                 "completedAt": int(now), TTL_ATTRIBUTE: int(now + self._completed_ttl_s)}
 
     @staticmethod
-    def lock_key(key: str) -> dict[str, str]:
+    def completed_key(key: str) -> dict[str, str]:
         return {PK: idempotency_pk(key), SK: idempotency_pk(key)}

@@ -1,7 +1,8 @@
 """One SQS batch (up to 10 jobs) through the hot path, with batched I/O at every step.
 
-Per batch: N conditional PutItems (the idempotency locks: DynamoDB has no batched conditional write), ONE
-BatchGetItem for the connections / sync configs / job items of the whole batch, the provider calls, ONE
+Per batch: N conditional UpdateItems (one lock per job, stack/worker/idempotency.py: DynamoDB has no batched
+conditional write), ONE BatchGetItem for the connections / sync configs / job items / COMPLETED idempotency items
+of the whole batch, the provider calls, ONE
 BatchWriteItem for every state change (job status, cursor, idempotency COMPLETED, lock releases, needs_reauth),
 ONE PutEvents for the SyncSucceeded events, ONE DeleteMessageBatch and at most one
 ChangeMessageVisibilityBatch / SendMessageBatch for the rest.
@@ -10,7 +11,10 @@ Crash safety (kill -9 anywhere): the order is lock -> destination writes -> stat
 - killed before the state write: the message comes back after its visibility timeout; the lock's lease
   (= visibility timeout) has expired by then, the job runs again, and conflict resolution finds the items
   already written (their external_id / identical metadata at the destination) so nothing is written twice;
-- killed after the state write: the lock says COMPLETED; the redelivered message is dropped as a success.
+- killed after the state write: ``IDEM##{key}`` says COMPLETED; the redelivered message is dropped as a success.
+Leases: no job starts and no destination write begins in the last 20 % of the lease, and no provider read is
+answered after 90 % of it, so the batch's state write lands while its locks still hold; a run stopped part-way
+after destination writes records them at once (idempotency.record_interrupted), not at the end of the batch.
 Events are published after the state write, best effort (a crash between the two loses that event).
 """
 from __future__ import annotations
@@ -29,12 +33,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from stack.providers import (NotFound, PermanentProviderError, ProviderThrottled, TokenRevoked,
                              TransientProviderError, Unsupported, reads_until)
-from stack.schema import connection_sk, job_sk, sync_config_sk, user_pk
+from stack.schema import connection_sk, idempotency_pk, job_sk, sync_config_sk, user_pk
 from stack.worker import jsonlog
 from stack.worker.credentials import CredentialsUnavailable, SecretNotFound
 from stack.worker.ddb import batch_get, batch_write
 from stack.worker.health import Counters
-from stack.worker.idempotency import IdempotencyLocks, LockRequest, LockState, config_lock_key
+from stack.worker.idempotency import IdempotencyLocks, LockRequest, LockResult, LockState, config_lock_key
 from stack.worker.requeue import (THROTTLE_ATTEMPTS_ATTRIBUTE, Backoff, Requeue, Requeuer, Resend,
                                   carried_attributes)
 from stack.worker.sync import (ConnectionNeedsReauth, LeaseExpiring, LeaseTooShortToStart, MissingState, SyncEngine,
@@ -85,6 +89,7 @@ class JobResult:
     revoked_connection: dict[str, Any] | None = None
     previously_written: list[str] = field(default_factory=list)  # external ids an interrupted run left
     lease_until: float = 0.0
+    lock_before: dict[str, Any] | None = None  # the config lock as it was before we took it
     config_lock_settled: bool = False  # the config lock was already written (record_interrupted): leave it alone
 
 
@@ -140,7 +145,7 @@ class BatchProcessor:
         self._settle(results)
         return results
 
-    def _lock(self, jobs: list[Job]) -> tuple[list[tuple[Job, float]], list[JobResult]]:
+    def _lock(self, jobs: list[Job]) -> tuple[list[tuple[Job, LockResult]], list[JobResult]]:
         if not jobs:
             return [], []
         requests = [LockRequest(str(j.body["idempotencyKey"]), j.job_id, str(j.body["userId"]),
@@ -150,51 +155,57 @@ class BatchProcessor:
         except (ClientError, BotoCoreError) as exc:
             reason = f"idempotency lock unavailable: {type(exc).__name__}"
             return [], [JobResult(job, Kind.TRANSIENT, reason) for job in jobs]
-        runnable: list[tuple[Job, float]] = []
+        runnable: list[tuple[Job, LockResult]] = []
         results: list[JobResult] = []
         for job, lock in zip(jobs, locks):
             if lock.state is LockState.ACQUIRED:
-                runnable.append((job, lock.lease_until))
+                runnable.append((job, lock))
             elif lock.state is LockState.COMPLETED:
-                results.append(JobResult(job, Kind.DUPLICATE, "idempotency key already COMPLETED"))
+                results.append(_duplicate(job, lock))
             else:
                 results.append(JobResult(job, Kind.BUSY, "job or sync config locked by a live worker"))
         return runnable, results
 
-    def _run(self, runnable: list[tuple[Job, float]]) -> tuple[list[JobResult], dict[tuple[str, str], dict]]:
+    def _run(self, runnable: list[tuple[Job, LockResult]]) -> tuple[list[JobResult], dict[tuple[str, str], dict]]:
         if not runnable:
             return [], {}
         try:
             state = batch_get(self._ddb, self._settings.table, [key for job, _ in runnable for key in _state_keys(job)])
         except (ClientError, BotoCoreError, RuntimeError) as exc:
-            # The config lock is left to its lease: deleting it would drop the writtenIds of an earlier
-            # interrupted run, which this run could not read.
+            # The lock is left to its lease (a retry waits as BUSY until then): not knowing whether the job
+            # already COMPLETED, we could neither release it as done nor put its previous state back safely.
             return [JobResult(job, Kind.TRANSIENT, f"state read failed: {type(exc).__name__}", lock_held=True,
-                              lease_until=lease_until, config_lock_settled=True) for job, lease_until in runnable], {}
-        self._engine.prefetch_credentials([state.get(key) for job, _ in runnable for key in _state_keys(job)[:2]])
-        results = []
+                              lease_until=lock.lease_until, config_lock_settled=True) for job, lock in runnable], {}
+        results: list[JobResult] = []
+        todo: list[tuple[Job, LockResult]] = []
+        for job, lock in runnable:
+            completed = state.get(tuple(self._locks.completed_key(str(job.body["idempotencyKey"])).values()))
+            if completed and completed.get("status") == "COMPLETED":
+                results.append(_duplicate(job, lock))
+            else:
+                todo.append((job, lock))
+        self._engine.prefetch_credentials([state.get(key) for job, _ in todo for key in _state_keys(job)[:2]])
         # Grouped by source provider: consecutive calls reuse the same pooled connections.
-        for job, lease_until in sorted(runnable, key=lambda jl: _provider_of(state, jl[0])):
+        for job, lock in sorted(todo, key=lambda jl: _provider_of(state, jl[0])):
+            lease_until = lock.lease_until
             with jsonlog.correlation(job.correlation_id):
                 # No new job or destination write after `deadline`; no provider read answered after `reads_until`:
                 # what is left of the lease is for the batch's state write, which must land while the locks hold.
                 deadline = lease_until - 0.2 * self._settings.lease_s
                 with reads_until(lease_until - 0.1 * self._settings.lease_s):
-                    result = self._run_one(job, state, deadline)
-                result.lease_until = lease_until
+                    result = self._run_one(job, state, deadline, lock.written_ids)
+                result.lease_until, result.lock_before = lease_until, lock.previous
                 results.append(result)
         return results, state
 
-    def _run_one(self, job: Job, state: Mapping[tuple[str, str], dict], deadline: float) -> JobResult:
+    def _run_one(self, job: Job, state: Mapping[tuple[str, str], dict], deadline: float,
+                 previous: frozenset[str]) -> JobResult:
         body = job.body
         pk = user_pk(str(body["userId"]))
         source = state.get((pk, connection_sk(str(body["sourceConnectionId"]))))
         destination = state.get((pk, connection_sk(str(body["destinationConnectionId"]))))
         config = state.get((pk, sync_config_sk(str(body["sourceConnectionId"]), str(body["dataType"]))))
-        lock = state.get(tuple(config_lock_key(str(body["userId"]), str(body["sourceConnectionId"]),
-                                               str(body["dataType"])).values())) or {}
         outcome = SyncOutcome()
-        previous = frozenset(lock.get("writtenIds") or ())
         try:
             self._engine.run(body, source, destination, config, deadline, outcome, previous)
             return JobResult(job, Kind.SUCCEEDED, outcome=outcome, lock_held=True)
@@ -252,17 +263,22 @@ class BatchProcessor:
             releasable = r.lock_held and now < r.lease_until
             if r.lock_held and not r.config_lock_settled:
                 b = r.job.body
+                lock = (str(b["userId"]), str(b["sourceConnectionId"]), str(b["dataType"]))
                 written = r.previously_written + (r.outcome.written_ids if r.outcome else [])
-                if r.kind is not Kind.SUCCEEDED and written:  # interrupted part-way: remember what is written
-                    puts.append(self._locks.retry_lock_item(str(b["userId"]), str(b["sourceConnectionId"]),
-                                                            str(b["dataType"]), written))
+                if r.kind is Kind.DUPLICATE:  # never ran: the lock goes back exactly as it was
+                    if releasable and r.lock_before:
+                        puts.append(r.lock_before)
+                    elif releasable:
+                        deletes.append(config_lock_key(*lock))
+                elif r.kind is not Kind.SUCCEEDED and written:  # interrupted part-way: remember what is written
+                    puts.append(self._locks.retry_lock_item(*lock, written))
+                elif r.kind is Kind.SUCCEEDED and releasable:
+                    puts.append(self._locks.released_item(*lock, key))
                 elif releasable:
-                    deletes.append(config_lock_key(str(b["userId"]), str(b["sourceConnectionId"]), str(b["dataType"])))
+                    deletes.append(config_lock_key(*lock))
             if r.kind is Kind.SUCCEEDED:
                 puts.append(self._locks.completed_item(key, r.job.job_id))
                 puts.extend(self._success_items(r, state, now))
-            elif releasable:
-                deletes.append(self._locks.lock_key(key))
             if r.kind in (Kind.PERMANENT, Kind.TRANSIENT) and not r.job.parse_error:
                 puts.extend(self._failure_items(r, state, now))
         if not puts and not deletes:
@@ -412,12 +428,19 @@ def parse_message(message: dict[str, Any]) -> Job:
 
 
 def _state_keys(job: Job) -> list[tuple[str, str]]:
+    """Source and destination connections first (credential prefetch), the config, the job, its COMPLETED mark."""
     b = job.body
     pk = user_pk(str(b["userId"]))
-    lock = config_lock_key(str(b["userId"]), str(b["sourceConnectionId"]), str(b["dataType"]))
+    completed = idempotency_pk(str(b["idempotencyKey"]))
     return [(pk, connection_sk(str(b["sourceConnectionId"]))), (pk, connection_sk(str(b["destinationConnectionId"]))),
             (pk, sync_config_sk(str(b["sourceConnectionId"]), str(b["dataType"]))), (pk, job_sk(job.job_id)),
-            (lock["PK"], lock["SK"])]
+            (completed, completed)]
+
+
+def _duplicate(job: Job, lock: LockResult) -> JobResult:
+    """The key already COMPLETED: dropped as a success; the lock we just took is put back as it was."""
+    return JobResult(job, Kind.DUPLICATE, "idempotency key already COMPLETED", lock_held=True,
+                     lease_until=lock.lease_until, lock_before=lock.previous)
 
 
 def _provider_of(state: Mapping[tuple[str, str], dict], job: Job) -> str:
