@@ -116,6 +116,7 @@ def run_kernel(
     svc_mu,
     svc_sigma,
     svc_samples,
+    svc_pool,  # f8[m] service times drawn ahead (vectorised, same distribution); used first, in order
     overhead_s,
     refusal_s,
     bucket_rate,  # f8[p]
@@ -144,6 +145,8 @@ def run_kernel(
     attempt = np.zeros(n, dtype=np.int16)  # refusals so far: the backoff exponent
 
     n_svc_samples = svc_samples.shape[0]
+    n_svc_pool = svc_pool.shape[0]
+    svc_next = 0
     tokens = bucket_burst.copy()
     token_time = np.zeros(n_providers, dtype=np.float64)
     start_time = arrivals[0] if n > 0 else 0.0
@@ -288,7 +291,10 @@ def run_kernel(
                     has_token = True
                 if has_token:
                     # Written out here rather than called: an array passed to a helper costs atomic refcounts.
-                    if svc_kind == 0:
+                    if svc_next < n_svc_pool:
+                        duration += svc_pool[svc_next]
+                        svc_next += 1
+                    elif svc_kind == 0:
                         duration += np.random.lognormal(svc_mu, svc_sigma)
                     else:
                         duration += svc_samples[np.random.randint(0, n_svc_samples)]

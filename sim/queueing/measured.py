@@ -186,7 +186,8 @@ def measured_from_records(run_dir: Path, t0_epoch: float, worker: WorkerPool, jo
 class ReconstructedBatches:
     sizes: np.ndarray  # jobs per batch
     durations_s: np.ndarray  # batch start (reconstructed) to its completion
-    per_job_ms: np.ndarray  # each batch's duration split evenly over its jobs: the simulator's per-job draws
+    per_job_ms: np.ndarray  # each batch's duration less the overhead, split over its jobs: per-job draws
+    overhead_ms: float  # per-batch fixed time (least squares of duration on batch size; 0 when not identifiable)
 
 
 def reconstruct_service_times(run: MeasuredRun) -> ReconstructedBatches:
@@ -208,5 +209,20 @@ def reconstruct_service_times(run: MeasuredRun) -> ReconstructedBatches:
         start = min(start, completions[index])  # clock skew between processes cannot make a duration negative
         durations[index] = completions[index] - start
         heapq.heappush(free_at, completions[index])
-    per_job = np.repeat(durations / sizes, sizes) * 1000.0
-    return ReconstructedBatches(sizes=sizes, durations_s=durations, per_job_ms=np.maximum(per_job, 0.01))
+    overhead = batch_overhead_s(sizes, durations)
+    per_job = np.repeat(np.maximum(durations - overhead, 0.0) / sizes, sizes) * 1000.0
+    return ReconstructedBatches(sizes=sizes, durations_s=durations, per_job_ms=np.maximum(per_job, 0.01),
+                                overhead_ms=overhead * 1000.0)
+
+
+def batch_overhead_s(sizes: np.ndarray, durations: np.ndarray) -> float:
+    """The intercept of duration = overhead + per_job x size. The worker batches its I/O (one BatchGetItem,
+    one BatchWriteItem, one DeleteMessageBatch per batch), so a batch of 10 costs far less than 10 batches of
+    one; splitting durations evenly would make the simulator's large batches too slow. Needs batches of at
+    least two sizes; clipped to [0, the median duration of the smallest batches]."""
+    if sizes.size < 5 or np.unique(sizes).size < 2:
+        return 0.0
+    slope, intercept = np.polyfit(sizes.astype(np.float64), durations, 1)
+    if slope <= 0:  # bigger batches no slower: all overhead would be the fit; keep the even split instead
+        return 0.0
+    return float(np.clip(intercept, 0.0, np.median(durations[sizes == sizes.min()])))

@@ -14,7 +14,7 @@ Tolerance, and why:
   identical runs: a fixed band would be flaky on small runs and lax on large ones; the bootstrap interval
   shrinks as the run grows. The extra 25 % is the model error we accept: the simulator has no SQS long-poll
   delay, no per-process contention among pollers (one Python process, the GIL, a shared connection pool) and
-  splits a batch's time evenly over its jobs.
+  models a batch as a fixed overhead plus independent per-job times (fitted by least squares on batch size).
 - **Queue depth over time**: the mean absolute difference between the measured samples (SQS's approximate
   visible + delayed count every ``sample_interval_s``) and the prediction at the same instants must be at most
   ``max(depth_abs, depth_relative x measured peak)`` (defaults 2 messages, 25 %). The measured count is itself
@@ -77,7 +77,7 @@ class ValidationReport:
     succeeded_predicted: int
     worker_concurrency: int
     batch_size: int
-    service_ms: dict[str, float]  # reconstructed per-job service time: mean, p50, p95
+    service_ms: dict[str, float]  # reconstructed per-job service time: mean, p50, p95; per-batch overhead
     batches: int
     mean_batch_size: float
     latency: list[PercentileCheck]
@@ -101,7 +101,8 @@ class ValidationReport:
 def validate_run(run: MeasuredRun, *, tolerance: Tolerance = Tolerance(), replications: int = 20,
                  seed: int = 1, sample_interval_s: float = 0.5) -> ValidationReport:
     batches = reconstruct_service_times(run)
-    config = replay_config(run, ServiceTime.empirical(batches.per_job_ms), sample_interval_s, seed)
+    config = replay_config(run, ServiceTime.empirical(batches.per_job_ms), sample_interval_s, seed,
+                           overhead_ms=batches.overhead_ms)
     results = [simulate(_with_seed(config, seed + i), run.arrivals_s) for i in range(replications)]
     measured_e2e = run.end_to_end_s[run.end_to_end_s >= 0]
     predicted = [r.end_to_end_s[r.end_to_end_s >= 0].astype(np.float64) for r in results]
@@ -127,7 +128,7 @@ def validate_run(run: MeasuredRun, *, tolerance: Tolerance = Tolerance(), replic
         worker_concurrency=run.worker.concurrency,
         batch_size=run.worker.batch_size,
         service_ms={"mean": float(batches.per_job_ms.mean()), "p50": float(np.percentile(batches.per_job_ms, 50)),
-                    "p95": float(np.percentile(batches.per_job_ms, 95))},
+                    "p95": float(np.percentile(batches.per_job_ms, 95)), "batch_overhead": batches.overhead_ms},
         batches=int(batches.sizes.size),
         mean_batch_size=float(batches.sizes.mean()),
         latency=checks,
@@ -142,8 +143,10 @@ def validate_run(run: MeasuredRun, *, tolerance: Tolerance = Tolerance(), replic
     )
 
 
-def replay_config(run: MeasuredRun, service: ServiceTime, sample_interval_s: float, seed: int) -> QueueSimConfig:
+def replay_config(run: MeasuredRun, service: ServiceTime, sample_interval_s: float, seed: int,
+                  overhead_ms: float = 0.0) -> QueueSimConfig:
     return QueueSimConfig(
+        invocation_overhead_ms=overhead_ms,
         pool=FixedPool(max(run.worker.concurrency, 1)),
         batch_size=max(run.worker.batch_size, 1),
         service=service,

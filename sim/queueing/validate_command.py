@@ -86,7 +86,8 @@ def render_text(report: ValidationReport) -> str:
     lines = [f"validate {report.run_dir}: {report.jobs} jobs ({report.succeeded_measured} succeeded), "
              f"{report.worker_concurrency} pollers x batches of {report.batch_size}, {report.batches} batches "
              f"(mean {report.mean_batch_size:.2f} jobs), service per job mean {report.service_ms['mean']:.0f} ms "
-             f"p95 {report.service_ms['p95']:.0f} ms; {report.replications} replications",
+             f"p95 {report.service_ms['p95']:.0f} ms + {report.service_ms['batch_overhead']:.0f} ms per batch; "
+             f"{report.replications} replications",
              "", f"{'metric':22s} {'measured':>10s} {'95% interval':>19s} {'allowed':>19s} {'predicted':>10s}  verdict"]
     for check in report.latency:
         lines.append(f"{'sync latency p%g (s)' % check.percentile:22s} {check.measured_s:10.3f} "

@@ -161,3 +161,13 @@ def test_too_few_syncs_is_a_usage_error(tmp_path: Path, too_few: int) -> None:
     result = run_validate(write_run_dir(tmp_path / "run", jobs[:too_few] or [
         JobRecord("q", "api", "QUEUED", T0 + 1, None, 1)], depth))
     assert result.returncode == 2, result.stdout + result.stderr
+
+
+def test_batch_overhead_is_fitted_from_batches_of_several_sizes() -> None:
+    from sim.queueing.measured import batch_overhead_s
+
+    rng = np.random.default_rng(8)
+    sizes = rng.integers(1, 11, 200)
+    durations = 0.5 + 0.1 * sizes + rng.normal(0, 0.02, 200)
+    assert abs(batch_overhead_s(sizes, durations) - 0.5) < 0.05
+    assert batch_overhead_s(np.ones(50, dtype=int), np.full(50, 0.3)) == 0.0  # one size: not identifiable
