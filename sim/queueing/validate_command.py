@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     html_path.parent.mkdir(parents=True, exist_ok=True)
     html_path.write_text(render_validation_html(report))
     if args.json:
-        print(json.dumps(report.to_json(), indent=2, default=_json_default))
+        print(json.dumps(_finite(report.to_json()), indent=2, default=_json_default))
     else:
         print(render_text(report))
         print(f"HTML report: {html_path}")
@@ -177,6 +177,17 @@ def _percentile_bars(labels: list[str], measured: list[float], predicted: list[f
 
 def _pair(values: tuple[float, float]) -> str:
     return f"{values[0]:.3f}-{values[1]:.3f} s"
+
+
+def _finite(value: object) -> object:
+    """NaN (a percentile of nothing) as null: strict JSON readers reject NaN."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _json_default(value: object) -> object:
