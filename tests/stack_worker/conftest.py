@@ -6,6 +6,8 @@ from typing import Any, Callable, Iterator
 import pytest
 from moto.server import ThreadedMotoServer
 
+from stack.bootstrap import local_app_secret
+
 from .harness import RedisServer, StackUnderTest, TcpToggleProxy, aws_env, set_env
 
 
@@ -42,7 +44,8 @@ def strava() -> Iterator[Any]:
     from fake_providers.testing import run_fake
     # Module-scoped: the app-wide 100 reads / 15 min would run out across tests (then the worker rightly waits for
     # the next window); provider rate limits are tested with the fakes' own faults instead.
-    with run_fake("strava", heavy_bytes=4000, upload_processing_seconds=0.5, webhook_auto=False,
+    with run_fake("strava", client_id=local_app_secret("strava")["clientId"],
+                  heavy_bytes=4000, upload_processing_seconds=0.5, webhook_auto=False,
                   rate_limits={"enabled": False}) as fake:
         yield fake
 
@@ -50,14 +53,16 @@ def strava() -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def fitbit() -> Iterator[Any]:
     from fake_providers.testing import run_fake
-    with run_fake("fitbit", heavy_bytes=4000, webhook_auto=False, rate_limits={"enabled": False}) as fake:
+    with run_fake("fitbit", client_id=local_app_secret("fitbit")["clientId"],
+                  heavy_bytes=4000, webhook_auto=False, rate_limits={"enabled": False}) as fake:
         yield fake
 
 
 @pytest.fixture(scope="module")
 def garmin() -> Iterator[Any]:
     from fake_providers.testing import run_fake
-    with run_fake("garmin", heavy_bytes=4000, webhook_auto=False, rate_limits={"enabled": False}) as fake:
+    with run_fake("garmin", client_id=local_app_secret("garmin")["clientId"],
+                  heavy_bytes=4000, webhook_auto=False, rate_limits={"enabled": False}) as fake:
         yield fake
 
 

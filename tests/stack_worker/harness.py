@@ -17,6 +17,7 @@ import boto3
 from botocore.config import Config
 
 from stack import schema
+from stack.bootstrap import local_app_secret
 from stack.config import StackConfig, load_tuning
 from stack.worker.ddb import from_ddb, to_ddb
 
@@ -203,13 +204,17 @@ class StackUnderTest:
             "FifoQueue": "true", "ContentBasedDeduplication": "false",
             "DelaySeconds": str(c.tune("coalescer", "delay_s"))})["QueueUrl"]
         self.events.create_event_bus(Name=c.event_bus)
+        # moto's state is process-wide: every ThreadedMotoServer in this pytest process (tests/stack_api starts
+        # one too) serves the same secrets. So the app secrets are the stack's standard local ones (what the
+        # bootstrap, tests/stack_api and the launcher's fakes use), whoever creates them first, and our fakes
+        # issue tokens to that client id (conftest): a refresh is then accepted in any test order.
         for provider in ("strava", "fitbit", "garmin"):
             name = schema.provider_app_secret_name(provider)
+            value = json.dumps(dict(local_app_secret(provider)))
             try:
-                self.sm.create_secret(Name=name, SecretString=json.dumps(
-                    {"clientId": "swsim", "clientSecret": "swsim-client-secret"}))
+                self.sm.create_secret(Name=name, SecretString=value)
             except self.sm.exceptions.ResourceExistsException:
-                pass
+                self.sm.put_secret_value(SecretId=name, SecretString=value)
 
     # --- data ----------------------------------------------------------------------------------------------
     def put(self, item: dict[str, Any]) -> None:

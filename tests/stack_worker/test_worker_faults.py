@@ -10,6 +10,7 @@ import uuid
 import httpx
 
 from stack import schema
+from stack.bootstrap import local_app_secret
 
 from .harness import wait_for
 from .test_worker_happy import _new_pair, _source_count, _writes
@@ -52,7 +53,8 @@ def test_expired_token_is_refreshed_and_rotated_token_stored_back(make_stack, st
     assert stored["refreshToken"] != src_user["refresh_token"] and stored["accessToken"] != src_user["access_token"]
     assert stored["expiresAt"] > time.time() + 3600
     assert worker.counters.snapshot()["token_refreshes"] == 1
-    old = httpx.post(strava.url + "/oauth/token", data={"client_id": "swsim", "client_secret": "x",
+    old = httpx.post(strava.url + "/oauth/token", data={"client_id": local_app_secret("strava")["clientId"],
+                                                         "client_secret": "x",
                                                          "grant_type": "refresh_token",
                                                          "refresh_token": src_user["refresh_token"]})
     assert old.status_code == 400  # rotation: the old refresh token is refused, so storing the new one mattered
