@@ -438,8 +438,9 @@ def _call_action(target: str, params: dict[str, Any], raw: bytes,
     authorization = environ.get("HTTP_AUTHORIZATION", "")
     headers = {"X-Amz-Target": target, "Content-Type": environ.get("CONTENT_TYPE", ""),
                "Authorization": authorization, "User-Agent": environ.get("HTTP_USER_AGENT", "")}
-    if "HTTP_X_MOTO_ACCOUNT_ID" in environ:
-        headers["x-moto-account-id"] = environ["HTTP_X_MOTO_ACCOUNT_ID"]
+    account_id = environ.get("HTTP_X_MOTO_ACCOUNT_ID")  # a WSGI request header, not a process variable
+    if account_id is not None:
+        headers["x-moto-account-id"] = account_id
     handler.headers = headers
     handler.querystring = {}
     handler.data = handler.querystring

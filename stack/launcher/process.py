@@ -85,7 +85,8 @@ class ManagedProcess:
         """Block until the readiness line arrives; raise :class:`ProcessFailed` on exit or at ``deadline``."""
         while not self._ready.wait(0.02):
             code = self.poll()
-            if code is not None and not self._ready.is_set():
+            # On exit, give the stdout reader a moment to deliver a line printed just before it.
+            if code is not None and not self._ready.wait(0.5):
                 raise ProcessFailed(f"{self.name} exited with code {code} before it was ready\n{self.stderr_tail()}")
             if time.monotonic() > deadline:
                 raise ProcessFailed(f"{self.name} did not become ready in time (pid {self.pid})\n{self.stderr_tail()}")
@@ -236,6 +237,12 @@ class ForkedProcess:
                 self.ready_at = time.monotonic()
                 break
             if self._exited.wait(0.02):
+                # A short-lived child (provision) may print its line and exit between two scans: read once more.
+                info = self._scan_stdout(pattern)
+                if info is not None:
+                    self.ready_info = {**self.readiness.info, **info}
+                    self.ready_at = time.monotonic()
+                    break
                 raise ProcessFailed(f"{self.name} exited with code {self._exit_code} before it was ready\n"
                                     f"{self.stderr_tail()}")
             if not self.server.running:
