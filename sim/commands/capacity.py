@@ -1,4 +1,4 @@
-"""swsim capacity: traffic-model projections, beta-data fitting and synthetic beta files.
+"""swsim capacity: traffic-model projections, beta-data fitting, the hot-path queueing simulator and its validation.
 
 Subcommands:
   project   capacity figures and the monthly cost table of seed 004 for a traffic model (or all three)
