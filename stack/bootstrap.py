@@ -61,7 +61,7 @@ def create_resources(config: StackConfig, env: Mapping[str, str] | None = None,
         queues = pool.submit(_ensure_queues, config, env)
         table = pool.submit(lambda: _ensure_table(aws_clients.client("dynamodb", env), config.table_name))
         app = pool.submit(lambda: _ensure_app_secrets(aws_clients.client("secretsmanager", env), app_secrets))
-        bucket = pool.submit(lambda: _ensure_bucket(aws_clients.client("s3", env), config.export_bucket, config.region))
+        bucket = pool.submit(lambda: ensure_bucket(aws_clients.client("s3", env), config.export_bucket, config.region))
         bus = pool.submit(lambda: _ensure_event_bus(aws_clients.client("events", env), config.event_bus))
         hot_url, dlq_url, coalescing_url = queues.result()
         table.result(), bucket.result(), bus.result()
@@ -158,7 +158,7 @@ def _ensure_app_secrets(secrets: Any, app_secrets: Mapping[str, schema.ProviderA
     return names
 
 
-def _ensure_bucket(s3: Any, bucket: str, region: str) -> None:
+def ensure_bucket(s3: Any, bucket: str, region: str) -> None:
     request: dict[str, Any] = {"Bucket": bucket}
     if region != "us-east-1":
         request["CreateBucketConfiguration"] = {"LocationConstraint": region}

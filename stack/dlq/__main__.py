@@ -20,7 +20,8 @@ import sys
 import threading
 
 from stack.config import ConfigError, StackConfig
-from stack.dlq.service import DEFAULT_ARCHIVE_BUCKET, DeadLetterConsumer, ensure_bucket
+from stack.bootstrap import ensure_bucket
+from stack.dlq.service import DEFAULT_ARCHIVE_BUCKET, DeadLetterConsumer
 from stack.readiness import announce_ready
 from stack.worker import jsonlog
 from stack.worker.health import HealthServer

@@ -257,14 +257,3 @@ def archived_records(s3: Any, bucket: str, since_epoch: float = 0.0) -> Iterator
         if not page.get("IsTruncated"):
             return
         kwargs["ContinuationToken"] = page["NextContinuationToken"]
-
-
-def ensure_bucket(s3: Any, bucket: str, region: str) -> None:
-    request: dict[str, Any] = {"Bucket": bucket}
-    if region != "us-east-1":
-        request["CreateBucketConfiguration"] = {"LocationConstraint": region}
-    try:
-        s3.create_bucket(**request)
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
-            raise

@@ -15,7 +15,8 @@ from moto import mock_aws
 from stack import schema
 from stack.bootstrap import create_resources
 from stack.config import StackConfig, load_tuning
-from stack.dlq.service import DeadLetterConsumer, ensure_bucket, no_reason_text
+from stack.bootstrap import ensure_bucket
+from stack.dlq.service import DeadLetterConsumer, no_reason_text
 
 BUCKET = "test-dlq-archive"
 
