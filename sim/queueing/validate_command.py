@@ -35,7 +35,7 @@ The reasons for these numbers are in sim/queueing/validate.py."""
 
 EPILOG = """\
 examples:
-  swsim load --dau 500 --duration 90 --users 50 --out runs/demo   # (make demo) a measured run
+  swsim load --dau 2000 --duration 90 --users 50 --out runs/demo  # (make demo) a measured run
   swsim capacity validate runs/demo                                # side-by-side table, exit 0/1
   swsim capacity validate runs/demo --json --html runs/demo/validate.html"""
 
