@@ -195,31 +195,14 @@ def _processor_for(self: DepthFirstTraverser, node_type: type) -> Any:
     return cache[node_type]
 
 
-def _traverse_node_recursively(self: DepthFirstTraverser, node: Any, child_id: int = -1) -> Any:
-    """moto's depth-first traversal (children first, then the node; a processed node replaces itself in its
-    parent), with the per-node processor lookup cached."""
-    if _AST_NODE not in type(node).__mro__:
-        return node
-    parent_node = node.parent
-    if node.children is not None:
-        for i, child_node in enumerate(node.children):
-            self.pre_processing_of_child(node, i)
-            self.traverse_node_recursively(child_node, i)
-    processor = _processor_for(self, type(node))
-    if processor is not None:
-        node = processor(node)
-        node.parent = parent_node
-        if parent_node:
-            parent_node.children[child_id] = node
-    return node
-
-
 _NOT_A_NODE = object()
 
 
 def _traverse(self: DepthFirstTraverser, root: Any) -> Any:
-    """:func:`_traverse_node_recursively` as one closure per walk: the per-class lookup table and the (usually
-    no-op) ``pre_processing_of_child`` hook are resolved once per walk instead of once per node."""
+    """moto's depth-first traversal (children first, then the node; a processed node replaces itself in its
+    parent) as one closure per walk: the per-class lookup table and the (usually no-op) ``pre_processing_of_child``
+    hook are resolved once per walk instead of once per node. moto calls only ``traverse``, so this replaces
+    ``traverse_node_recursively`` as well."""
     lookup = _processor_cache(self)  # node classes only: anything else is answered by the MRO test below
     pre = None if type(self).pre_processing_of_child is _BASE_PRE_PROCESSING else self.pre_processing_of_child
 
@@ -513,7 +496,6 @@ def install() -> None:
     Table.all_items = _all_items  # type: ignore[method-assign]
     ddb_responses.UpdateExpressionParser = _HandlerUpdateParser  # type: ignore[misc]
     ddb_models.UpdateExpressionParser = _HandlerUpdateParser  # type: ignore[misc]
-    DepthFirstTraverser.traverse_node_recursively = _traverse_node_recursively  # type: ignore[method-assign]
     DepthFirstTraverser.traverse = _traverse  # type: ignore[method-assign]
     ConditionExpressionParser.parse = _parse_condition  # type: ignore[method-assign]
     Validator.__init__ = _validator_init  # type: ignore[method-assign]

@@ -24,7 +24,6 @@ import asyncio
 import collections
 import json
 import random
-import signal
 import sys
 import threading
 import time
@@ -37,6 +36,7 @@ from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
 from stack.readiness import announce_ready
 from stack.region.capture import WRITE_OPERATIONS, operation_of, written_keys
 from stack.region.lww import ItemKey, LwwLedger, Version
+from stack.region.serving import run_until_stopped
 
 HOP_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection", "keep-alive"})
 LATENCY_WINDOW = 2000
@@ -358,13 +358,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    try:
-        asyncio.run(serve(args))
-    except (KeyboardInterrupt, SystemExit):
-        pass
-    return 0
+    return run_until_stopped(serve, parse_args(argv))
 
 
 if __name__ == "__main__":

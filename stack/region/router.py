@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import sys
 import time
 from dataclasses import asdict
@@ -28,6 +27,7 @@ from aiohttp import ClientError, ClientSession, ClientTimeout, TCPConnector, web
 
 from stack.readiness import announce_ready
 from stack.region.health import FailoverRecord, HealthCheck
+from stack.region.serving import run_until_stopped
 
 HOP_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection", "keep-alive"})
 MAX_EVENTS = 5000
@@ -183,13 +183,7 @@ async def serve(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    try:
-        asyncio.run(serve(args))
-    except (KeyboardInterrupt, SystemExit):
-        pass
-    return 0
+    return run_until_stopped(serve, parse_args(argv))
 
 
 if __name__ == "__main__":
