@@ -3,6 +3,7 @@
     run = OpenModelRun(target_url, events, request_builders, workers=2, pool_size=400, out_dir=Path("runs/x"))
     run.events.progress.add_listener(my_listener)      # ProgressSnapshot every progress_interval_s
     result = run.run()                                  # RunResult (merged HDR histograms, Locust stats...)
+    run.stop()                                          # from another thread: end early, result as usual
     report = evaluate_gates(result, gate_set)           # reports.gates
     write_reports(out_dir, result, report, {"queue_depth": [(t, n), ...]})   # reports.writer
 
@@ -33,6 +34,7 @@ from sim.errors import SetupError, UsageError
 SCHEDULE_FILE = "schedule.bin"
 DRIVER_CONFIG_FILE = "driver.json"
 DRIVER_LOG_FILE = "loadgen.log"
+STOP_FILE = "stop"
 
 
 class EventHook:
@@ -105,6 +107,8 @@ class OpenModelRun:
                              lookahead_s=lookahead_s, start_delay_s=start_delay_s, drain_timeout_s=drain_timeout_s,
                              worker_connect_timeout_s=worker_connect_timeout_s, log_level=log_level)
         self.events = RunEvents()
+        self._stop_lock = threading.Lock()
+        self._stop_requested = False
         if print_progress_lines:
             self.events.progress.add_listener(lambda snapshot: print_progress(snapshot))
 
@@ -120,13 +124,29 @@ class OpenModelRun:
             raise UsageError(f"no request builder for event kinds {missing} (have {sorted(self.builder_refs)})")
         return info
 
+    def stop(self) -> None:
+        """End the run early, from any thread (before or during :meth:`run`): no further scheduled event fires
+        (the rest of the schedule is dropped; events already handed to the load processes count as not
+        started); requests in flight and their follow-ups finish within the drain timeout, and :meth:`run`
+        returns its result as usual (``info.notes`` says it was stopped). For a run whose end is decided while it runs
+        (schedule a generous span, stop when done)."""
+        with self._stop_lock:
+            self._stop_requested = True
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            (self.out_dir / STOP_FILE).touch()  # a file, not a signal: seen whenever the driver looks
+
     def run(self) -> RunResult:
         self.out_dir.mkdir(parents=True, exist_ok=True)
+        stop_path = self.out_dir / STOP_FILE
+        with self._stop_lock:
+            if not self._stop_requested:
+                stop_path.unlink(missing_ok=True)  # a previous run's
         info = self._write_schedule()
         self.events.schedule_written.fire(info=info)
         result_path = self.out_dir / "driver-result.json"
         config = DriverConfig(target_url=self.target_url, schedule_path=str(self.out_dir / SCHEDULE_FILE),
-                              builders=self.builder_refs, result_path=str(result_path), **self.settings)
+                              builders=self.builder_refs, result_path=str(result_path), stop_file=str(stop_path),
+                              **self.settings)
         config.save(self.out_dir / DRIVER_CONFIG_FILE)
         result_path.unlink(missing_ok=True)
         code = self._run_driver()

@@ -33,6 +33,7 @@ class DriverConfig:
     worker_connect_timeout_s: float = 60.0
     drain_timeout_s: float | None = None  # default: request timeout + 10 s
     log_level: str = "WARNING"
+    stop_file: str | None = None  # its appearance ends the run early (OpenModelRun.stop)
     notes: list[str] = field(default_factory=list)
 
     @property

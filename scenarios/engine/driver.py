@@ -147,6 +147,18 @@ def part_summary(part_id: str, recorder: LatencyRecorder, cpu_s: float) -> PartS
                        round(cpu_s, 3))
 
 
+def watch_stop(stop_file: str | None, on_stop: Callable[[], None], poll_s: float = 0.1) -> gevent.Greenlet:
+    """Call ``on_stop`` once ``stop_file`` exists (``OpenModelRun.stop`` creates it); kill the greenlet at the end."""
+    def watch() -> None:
+        if not stop_file:
+            return
+        while not os.path.exists(stop_file):
+            gevent.sleep(poll_s)
+        on_stop()
+
+    return gevent.spawn(watch)
+
+
 def wait_until(predicate: Callable[[], bool], timeout_s: float, poll_s: float = 0.05) -> bool:
     deadline = time.monotonic() + timeout_s
     while not predicate():
@@ -168,19 +180,22 @@ def run_local(config: DriverConfig, info: ScheduleInfo, builders: dict[str, Any]
     started_at = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=config.start_delay_s)
     printer = ProgressPrinter(config.progress_interval_s, clock, info)
     progress = gevent.spawn(lambda: _local_progress(printer, process))
-    for chunk in paced_chunks(Path(config.schedule_path), config.lookahead_s, clock.now_s):
-        process.push_records(chunk)
+    feeder = gevent.spawn(lambda: [process.push_records(chunk) for chunk in
+                                   paced_chunks(Path(config.schedule_path), config.lookahead_s, clock.now_s)])
+    watcher = watch_stop(config.stop_file, lambda: (feeder.kill(block=False), process.stop()))
+    feeder.join()
     process.close_feed()
     drained = wait_until(process.is_done, max(0.0, info.span_s - clock.now_s()) + config.effective_drain_timeout_s)
     duration = clock.now_s()
     cpu_s = process.cpu_s()
     process.count_not_started()
     progress.kill()
+    watcher.kill()
     printer.update("local", process_counters(process))
     emit(PROGRESS_PREFIX, printer.snapshot().to_wire())
     runner.stop()
     result = RunResult(
-        info=_run_info(config, info, started_at, duration, drained, workers=0),
+        info=_run_info(config, info, started_at, duration, drained, workers=0, stopped=process.stop_event.is_set()),
         recorder=process.recorder, locust=locust_stats(environment),
         parts=[part_summary("local", process.recorder, cpu_s)])
     runner.quit()
@@ -196,13 +211,14 @@ def _local_progress(printer: ProgressPrinter, process: LoadProcess) -> None:
 
 
 def _run_info(config: DriverConfig, info: ScheduleInfo, started_at: dt.datetime, duration: float, drained: bool,
-              workers: int) -> RunInfo:
+              workers: int, stopped: bool = False) -> RunInfo:
     return RunInfo(target_url=config.target_url, started_at=started_at.isoformat(timespec="milliseconds"),
                    duration_s=round(duration, 6), schedule_span_s=info.span_s, window_s=config.window_s,
                    workers=workers, pool_size=config.pool_size,
                    late_threshold_ms=config.late_threshold_s * 1000.0, request_timeout_s=config.request_timeout_s,
                    drained=drained, notes=list(config.notes) + ([] if drained else [
-                       "in-flight requests were abandoned at the drain deadline"]))
+                       "in-flight requests were abandoned at the drain deadline"]) + ([
+                       f"stopped early by the caller at {duration:.1f} s"] if stopped else []))
 
 
 # -- distributed mode ------------------------------------------------------------------------------------------
@@ -219,6 +235,7 @@ class MasterSide:
         self.setup_failed: dict[str, str] = {}
         self.finals: dict[str, dict[str, Any]] = {}
         self.part_of_client: dict[str, str] = {}
+        self.stopped = False
         for name, handler in ((messages.SETUP_OK, self._on_setup_ok), (messages.SETUP_FAILED, self._on_setup_failed),
                               (messages.PROGRESS, self._on_progress), (messages.FINAL, self._on_final)):
             self.runner.register_message(name, handler)
@@ -290,11 +307,16 @@ class MasterSide:
         self.clock.t0 = time.perf_counter() + config.start_delay_s
         started_at = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=config.start_delay_s)
         progress = gevent.spawn(self.printer.loop)
-        self._feed(clients)
+        feeder = gevent.spawn(self._feed, clients)
+        watcher = watch_stop(config.stop_file, lambda: self._stop(feeder, clients))
+        feeder.join()
+        for client_id in clients:
+            self.runner.send_message(messages.END, {}, client_id=client_id)
         deadline = max(0.0, self.info.span_s - self.clock.now_s()) + config.effective_drain_timeout_s + 15.0
         complete = wait_until(lambda: len(self.finals) >= len(clients), deadline)
         duration = max((float(f["duration_s"]) for f in self.finals.values()), default=self.clock.now_s())
         progress.kill()
+        watcher.kill()
         emit(PROGRESS_PREFIX, self.printer.snapshot().to_wire())
         if not complete:
             missing = sorted(self.part_of_client[c] for c in clients if c not in self.finals)
@@ -310,8 +332,12 @@ class MasterSide:
             for client_id, share in zip(clients, shares):
                 if share:
                     self.runner.send_message(messages.EVENTS, {"data": bytes(share)}, client_id=client_id)
+
+    def _stop(self, feeder: gevent.Greenlet, clients: list[str]) -> None:
+        self.stopped = True
+        feeder.kill(block=False)
         for client_id in clients:
-            self.runner.send_message(messages.END, {}, client_id=client_id)
+            self.runner.send_message(messages.STOP, {}, client_id=client_id)
 
     def _merge(self, clients: list[str], started_at: dt.datetime, duration: float) -> RunResult:
         merged = LatencyRecorder(self.config.window_s, self.config.late_threshold_s)
@@ -325,7 +351,8 @@ class MasterSide:
             drained = drained and bool(final["drained"])
         # give Locust's own stats reports (sent by each worker just before its final message) a moment
         gevent.sleep(0.2)
-        return RunResult(info=_run_info(self.config, self.info, started_at, duration, drained, len(clients)),
+        return RunResult(info=_run_info(self.config, self.info, started_at, duration, drained, len(clients),
+                                        self.stopped),
                          recorder=merged, locust=locust_stats(self.environment), parts=parts)
 
 

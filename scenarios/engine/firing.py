@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping
 
 import gevent
 from gevent.event import Event
-from gevent.queue import Queue
+from gevent.queue import Empty, Queue
 
 from reports import histogram as hdr
 from reports.recorder import LatencyRecorder, Outcome
@@ -64,6 +64,7 @@ class LoadProcess:
         self.t0: float | None = None
         self.cpu_at_start = 0.0
         self.started_event = Event()
+        self.stop_event = Event()  # set by stop(): wakes the users waiting for their events' times
         self.fed = 0
         self.taken = 0
         self.in_flight = 0  # sent, not answered yet (plus follow-ups running)
@@ -93,8 +94,11 @@ class LoadProcess:
     def push_records(self, chunk: bytes) -> None:
         put = self.feed.put
         records = list(decode_records(chunk))
-        for record in records:
-            put(record)
+        if self.stop_event.is_set():
+            self.taken += len(records)  # dropped at once: they count as not started
+        else:
+            for record in records:
+                put(record)
         self.recorder.record_scheduled_many(record[0] for record in records)
         self.fed += len(records)
         if records:
@@ -103,6 +107,20 @@ class LoadProcess:
     def close_feed(self) -> None:
         self.feed_closed = True
         self.feed.put(_END)
+
+    def stop(self) -> None:
+        """Fire nothing more: events in the feed or waiting for their time are dropped (counted as not
+        started); requests in flight and their follow-ups finish."""
+        self.stop_event.set()
+        while True:
+            try:
+                item = self.feed.get_nowait()
+            except Empty:
+                return
+            if item is _END:
+                self.feed.put(_END)
+                return
+            self.taken += 1
 
     def is_done(self) -> bool:
         return self.feed_closed and self.taken == self.fed and self.held == 0 and self.in_flight == 0
@@ -133,10 +151,13 @@ class LoadProcess:
             assert self.t0 is not None
             delay = self.t0 + at_s - time.perf_counter()
             if delay > 0:
-                gevent.sleep(delay)
+                self.stop_event.wait(delay)  # returns early when the run is stopped
         except BaseException:
             self.held -= 1  # killed while waiting (Locust stopping the user)
             raise
+        if self.stop_event.is_set():
+            self.held -= 1  # stopped before its time: not started
+            return
         self.in_flight += 1
         self.fired += 1
         event = ScheduledEvent(at_s, self.kinds[kind_id], user_index, payload_bytes)

@@ -35,7 +35,8 @@ class WorkerSide:
         self.process: LoadProcess | None = None
         self.settings: dict[str, Any] = {}
         for name, handler in ((messages.SETUP, self._on_setup), (messages.START, self._on_start),
-                              (messages.EVENTS, self._on_events), (messages.END, self._on_end)):
+                              (messages.EVENTS, self._on_events), (messages.END, self._on_end),
+                              (messages.STOP, self._on_stop)):
             self.runner.register_message(name, handler)
 
     def _on_setup(self, environment: Environment, msg: Any, **_: Any) -> None:
@@ -61,6 +62,10 @@ class WorkerSide:
     def _on_events(self, environment: Environment, msg: Any, **_: Any) -> None:
         assert self.process is not None
         self.process.push_records(msg.data["data"])
+
+    def _on_stop(self, environment: Environment, msg: Any, **_: Any) -> None:
+        if self.process is not None:
+            self.process.stop()
 
     def _on_end(self, environment: Environment, msg: Any, **_: Any) -> None:
         gevent.spawn(self._finish)
