@@ -298,6 +298,27 @@ def test_transact_write_items_is_all_or_nothing(ddb, table):
     assert ddb.get_item(TableName=table, Key=key("USER#t", "CONN#new"))["Item"]["status"] == s("active")
 
 
+def test_the_item_size_limit_holds_for_every_way_an_item_is_written(ddb, table):
+    """moto's limit (405,000 bytes of names and values) applies to PutItem, BatchWriteItem, TransactWriteItems
+    and an UpdateItem that grows an item (the speedup checks a new item's size once instead of per attribute)."""
+    def item(sk: str, payload_bytes: int) -> dict:
+        return {**key("USER#big", sk), "payload": s("x" * payload_bytes), "n": n(1),
+                "nested": {"M": {"a": {"L": [s("y" * 50), n(2)]}}}}
+    overhead = len("PKUSER#bigSK" + "a" + "payload" + "n1" + "nested" + "a" + "y" * 50 + "2")
+    fits, too_big = item("a", 405000 - overhead), item("a", 405001 - overhead)
+    ddb.put_item(TableName=table, Item=fits)
+    for write in (lambda: ddb.put_item(TableName=table, Item=too_big),
+                  lambda: ddb.batch_write_item(RequestItems={table: [{"PutRequest": {"Item": too_big}}]}),
+                  lambda: ddb.transact_write_items(TransactItems=[{"Put": {"TableName": table, "Item": too_big}}]),
+                  lambda: ddb.update_item(TableName=table, Key=key("USER#big", "a"), UpdateExpression="SET extra = :e",
+                                          ExpressionAttributeValues={":e": s("zz")})):
+        with pytest.raises(ClientError) as refused:
+            write()
+        assert error_code(refused.value) in ("ValidationException", "TransactionCanceledException")
+    stored = ddb.get_item(TableName=table, Key=key("USER#big", "a"), ConsistentRead=True)["Item"]
+    assert stored == fits                      # every refused write left the item as it was
+
+
 def test_ttl_is_configured_and_expired_items_are_kept_and_readable(ddb, table):
     ddb.update_time_to_live(TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"})
     assert ddb.describe_time_to_live(TableName=table)["TimeToLiveDescription"]["AttributeName"] == "ttl"
