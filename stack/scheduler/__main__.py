@@ -15,6 +15,7 @@ from stack.providers import make_clients
 from stack.scheduler.service import Scheduler
 from stack.service_main import ServiceCommand
 from stack.worker.credentials import CredentialStore
+from stack.worker.refreshjournal import RefreshJournal
 from stack.worker.service import aws_client
 from stack.worker.tokenbucket import BucketSpec, TokenBuckets
 
@@ -24,9 +25,11 @@ def build(config: StackConfig) -> Scheduler:
              for p, v in config.tuning.get("token_buckets", {}).items()}
     buckets = TokenBuckets(config.redis_url, specs)
     providers = make_clients(config.provider_urls, buckets.take, pool_size=8)
-    credentials = CredentialStore(aws_client("secretsmanager", config), providers)
-    return Scheduler(config, aws_client("sqs", config), aws_client("dynamodb", config), providers=providers,
-                     credentials=credentials)
+    ddb = aws_client("dynamodb", config)
+    # The pre-flight may refresh tokens: through the same lock and write-ahead record as the workers.
+    credentials = CredentialStore(aws_client("secretsmanager", config), providers,
+                                  journal=RefreshJournal(ddb, config.table_name))
+    return Scheduler(config, aws_client("sqs", config), ddb, providers=providers, credentials=credentials)
 
 
 def once(scheduler: Scheduler) -> str:

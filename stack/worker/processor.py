@@ -35,10 +35,12 @@ from stack.providers import (NotFound, PermanentProviderError, ProviderThrottled
                              TransientProviderError, Unsupported, reads_until)
 from stack.schema import connection_sk, idempotency_pk, job_sk, sync_config_sk, user_pk
 from stack.worker import jsonlog
-from stack.worker.credentials import CredentialsUnavailable, SecretNotFound
+from stack.worker.configcache import ConfigCacheInvalidator
+from stack.worker.credentials import CredentialsUnavailable, RefreshInProgress, SecretNotFound
 from stack.worker.ddb import batch_get, batch_write
 from stack.worker.health import Counters
 from stack.worker.idempotency import IdempotencyLocks, LockRequest, LockResult, LockState, config_lock_key
+from stack.worker.refreshjournal import RefreshJournal
 from stack.worker.requeue import (THROTTLE_ATTEMPTS_ATTRIBUTE, Backoff, Requeue, Requeuer, Resend,
                                   carried_attributes)
 from stack.worker.sync import (ConnectionNeedsReauth, LeaseExpiring, LeaseTooShortToStart, MissingState, SyncEngine,
@@ -118,6 +120,11 @@ class BatchProcessor:
         self._locks = IdempotencyLocks(ddb, settings.table, lease_s=settings.lease_s,
                                        completed_ttl_s=settings.idempotency_ttl_s, parallel=settings.lock_parallelism)
         self._owner = f"{socket.gethostname()}:{os.getpid()}"
+        # The API caches the user's CONN# items in Redis; the worker's needs_reauth write must drop that entry.
+        # It shares the token buckets' connection pool (same Redis, short timeouts) rather than opening its own.
+        self._config_cache = ConfigCacheInvalidator(getattr(buckets, "_redis", None))
+        # Token refreshes lock and write ahead in this table (the processor is where the worker's table is known).
+        engine.use_refresh_journal(RefreshJournal(ddb, settings.table))
 
     def close(self) -> None:
         self._locks.close()
@@ -216,6 +223,8 @@ class BatchProcessor:
         except TokenRevoked as exc:
             result = JobResult(job, Kind.PERMANENT, f"token revoked: {exc}",
                                revoked_connection=_revoked_connection(exc, source, destination))
+        except RefreshInProgress as exc:  # another worker is refreshing this connection: wait, like a busy lock
+            result = JobResult(job, Kind.BUSY, str(exc), exc.retry_after_s)
         except ConnectionNeedsReauth as exc:
             result = JobResult(job, Kind.PERMANENT, f"needs_reauth: {exc}")
         except (NotFound, PermanentProviderError, Unsupported, MissingState, SecretNotFound) as exc:
@@ -290,6 +299,10 @@ class BatchProcessor:
             for r in results:
                 if r.kind is Kind.SUCCEEDED:
                     r.kind, r.reason = Kind.TRANSIENT, f"state write failed: {type(exc).__name__}"
+            return
+        # After the write, never before: a reader that refilled the entry in between would cache the old status.
+        self._config_cache.invalidate(str(item["userId"]) for item in puts
+                                      if item.get("ReAuthStatus") == "NEEDS_REAUTH" and item.get("userId"))
 
     def _success_items(self, r: JobResult, state: Mapping[tuple[str, str], dict], now: float) -> list[dict]:
         body, outcome = r.job.body, r.outcome or SyncOutcome()

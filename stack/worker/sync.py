@@ -14,6 +14,7 @@ from stack.providers import HttpProvider, ItemMeta, TokenExpired, TokenRevoked, 
 from stack.worker.conflicts import TZ_SHIFT_MAX_S, resolve
 from stack.worker.credentials import CredentialStore
 from stack.worker.device import DeviceUploadMissing, DeviceUploads
+from stack.worker.refreshjournal import RefreshJournal
 
 T = TypeVar("T")
 
@@ -69,6 +70,10 @@ class SyncEngine:
         self._creds = credentials
         self._page_limit = page_limit
         self._on_written = on_written
+
+    def use_refresh_journal(self, journal: RefreshJournal) -> None:
+        """Token refreshes coordinate with every other worker through ``journal`` (stack/worker/refreshjournal.py)."""
+        self._creds.use_journal(journal)
 
     def prefetch_credentials(self, connections: list[Mapping[str, Any] | None]) -> None:
         """One Secrets Manager call for a whole batch's uncached tokens (see CredentialStore.prefetch)."""
