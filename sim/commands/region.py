@@ -2,6 +2,7 @@
 
     swsim region rehearse                      # the region-outage gameday, full form (Route 53's own clock)
     swsim region rehearse --short              # the short form: checks 60x faster, ~40 s after start-up
+    swsim region rehearse --short --dau 3000   # the Nominal load at another DAU (--compress: its day's speed)
     swsim region rehearse FILE --short --out runs/region --lag 2 --interval 1 --failback automatic
     swsim region up --interval 0.5 --ttl 1     # the two regions until Ctrl-C (prints router, APIs, replicator)
 """
@@ -22,10 +23,12 @@ Rehearse a primary-region outage (seeds 001 §3b Runbook 2, 004 §4, 000 §5, 00
 one machine (one moto serving both regions, a Redis, API, worker and coalescer per region), a replicator copies
 every write between the two tables after a lag (last writer wins, as DynamoDB global tables), and a router does
 Route 53 failover routing (health checks every interval, failure threshold, DNS TTL, manual or automatic
-failback). The rehearsal sends sync jobs through the router, kills the primary region, and measures detection,
-RTO (until the DR region acknowledges a job), RPO (acknowledged writes missing in the DR table: count and
-window), what became of the jobs caught in the dead region, and failback; the report compares each figure with
-every seed's target.
+failback). The rehearsal replays the Nominal traffic model through the router with the Locust load engine (as
+'swsim load' does: connections, manual syncs and their polls, settings, device uploads, exports, webhooks via the
+fake providers; the file's load section sets the model, DAU, time compression and Locust users), kills the
+primary region, and measures detection, RTO (until the DR region acknowledges a sync job), RPO (acknowledged
+sync jobs missing in the DR table: count and window), what became of the jobs caught in the dead region,
+failback, and the requests and errors of each phase; the report compares each figure with every seed's target.
 
 Outputs in --out: report.json, report.html. Exit 0 every invariant held, 1 one failed, 2 usage error."""
 
@@ -39,6 +42,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rehearse.add_argument("file", nargs="?", type=Path, default=DEFAULT_FILE,
                           help="rehearsal YAML (default: scenarios/chaos/gamedays/region-outage.yaml)")
     rehearse.add_argument("--short", action="store_true", help="the file's short form (what the tests run)")
+    rehearse.add_argument("--dau", type=int, default=None, metavar="N", help="the load model's daily active users")
+    rehearse.add_argument("--compress", type=float, default=None, metavar="X",
+                          help="time compression of the load model's day")
     rehearse.add_argument("--out", type=Path, default=None, help="report directory (default runs/region/NAME)")
     _add_region_flags(rehearse)
     rehearse.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -75,7 +81,10 @@ def rehearse_command(args: argparse.Namespace) -> int:
     from stack.region.plan import load_plan
     from stack.region.rehearsal import run_rehearsal
 
-    plan = load_plan(args.file, short=args.short).with_overrides(**_overrides(args))
+    load = {k: v for k, v in (("dau", args.dau), ("compress", args.compress)) if v is not None}
+    plan = load_plan(args.file, short=args.short).with_overrides(**_overrides(args), **load)
+    if plan.dau < 1 or plan.compress <= 0:
+        raise UsageError("--dau must be >= 1 and --compress > 0")
     out = args.out or Path("runs/region") / plan.name
     try:
         result = run_rehearsal(plan, out, log=lambda line: print(f"[region] {line}", file=sys.stderr, flush=True))
@@ -88,7 +97,13 @@ def rehearse_command(args: argparse.Namespace) -> int:
     else:
         print(f"detection {f['detection_s']} s, RTO {f['rto_s']} s (production-equivalent "
               f"{f['rto_production_equivalent_s']} s), RPO {f['rpo_lost_writes']} write(s) / {f['rpo_window_s']} s, "
-              f"stranded jobs {f['stranded_jobs']} (finished after recovery {f['stranded_finished_after_recovery']})")
+              f"stranded jobs {f['stranded_jobs']} (finished after recovery {f['stranded_finished_after_recovery']}), "
+              f"failback {f['failback_after_recovery_s']} s after recovery (first primary ack "
+              f"{f['first_primary_ack_after_recovery_s']} s)")
+        for name, p in f["load_requests_by_phase"].items():
+            print(f"  {name:8} {p['seconds']:6.1f} s: {p['requests']} requests, {p['failed']} failed, "
+                  f"by region {p['by_region']}; sync jobs {p['sync_jobs_submitted']} submitted, acknowledged "
+                  f"{p['sync_jobs_acknowledged']}")
         for s in result.seeds:
             verdict = {True: "holds", False: "NOT held", None: "-"}[s["holds"]]
             print(f"  seed {s['seed']} {s['metric'].upper()} < {s['limit_s']:g} s: {verdict}")

@@ -2,13 +2,18 @@
 
     name: region-outage
     kind: region-outage
-    load: {users: 40, rate_per_s: 10}                  # manual syncs per second through the router
-    timeline: {nominal_s: 60, outage_s: 600, after_s: 120, drain_s: 120}
+    load: {model: nominal, dau: 10000, compress: 24, users: 40, locust_users: 100}
+    timeline: {nominal_s: 60, outage_s: 300, after_s: 180, drain_s: 120}
     region: {replication_lag_s: 1.0, check_interval_s: 30, failure_threshold: 3, check_timeout_s: 4,
              dns_ttl_s: 60, failback: manual}
     fault: {name: primary-region-down, type: region_outage, target: {region: primary}}
-    short: {users: 10, rate_per_s: 6, nominal_s: 8, outage_s: 10, after_s: 6, drain_s: 30,
-            check_interval_s: 0.5, check_timeout_s: 0.5, dns_ttl_s: 1}
+    short: {dau: 2000, compress: 144, users: 10, locust_users: 50, nominal_s: 6, outage_s: 8, after_s: 5,
+            drain_s: 30, check_interval_s: 0.5, check_timeout_s: 0.5, dns_ttl_s: 1}
+
+``load``: the traffic model (``swsim load``'s models: nominal, ...) at ``dau`` daily active users, its day played
+``compress`` times faster, mapped onto ``users`` seeded users (light ones, valid in both regions), fired by
+``locust_users`` Locust users (the engine's pool of request slots); optional ``kinds``: only these of the model's
+request kinds (e.g. ``[POST /v1/sync-jobs]`` for a dense stream of writes), default the whole mix.
 
 ``short`` overrides any key of ``load``, ``timeline`` and ``region``. Mistakes are :class:`sim.errors.UsageError`
 naming the file and the key.
@@ -23,11 +28,13 @@ from typing import Any, Mapping
 import yaml
 
 from sim.errors import UsageError
+from sim.models import get_model
+from sim.schedule import KIND_SCHEDULED_SYNC, kinds_per_user_day
 from stack.faults import FaultDefinitionError, build_fault
 from stack.region.pair import RegionOptions
 
 KIND = "region-outage"
-LOAD_KEYS = {"users", "rate_per_s"}
+LOAD_KEYS = {"model", "dau", "compress", "users", "locust_users", "kinds"}
 TIMELINE_KEYS = {"nominal_s", "outage_s", "after_s", "drain_s"}
 REGION_KEYS = {f.name for f in dataclasses.fields(RegionOptions)}
 TOP_KEYS = {"name", "kind", "title", "description", "load", "timeline", "region", "fault", "short", "seed"}
@@ -39,8 +46,12 @@ DEFAULT_FAULT: Mapping[str, Any] = {"name": "primary-region-down", "type": "regi
 class RehearsalPlan:
     name: str = "region-outage"
     title: str = "Primary region outage: failover to the DR region and back"
-    users: int = 10
-    rate_per_s: float = 6.0
+    model: str = "nominal"           # the traffic model replayed through the router
+    dau: int = 2000
+    compress: float = 144.0          # simulated seconds per wall second
+    users: int = 10                  # seeded users the model's DAU map onto
+    locust_users: int = 50           # the load engine's pool of request slots
+    kinds: tuple[str, ...] = ()      # only these of the model's request kinds (empty: the whole mix)
     nominal_s: float = 8.0           # load before the region dies
     outage_s: float = 10.0           # how long it stays dead
     after_s: float = 6.0             # load after it is back (failback)
@@ -99,11 +110,16 @@ def plan_from_mapping(data: Any, source: str, short: bool = False) -> RehearsalP
         raise UsageError(f"{source}: fault: {exc}") from exc
     base = RehearsalPlan(name=str(data.get("name", "region-outage")), title=str(data.get("title", RehearsalPlan.title)),
                          fault=fault, seed=int(data.get("seed", 1)), short=short, source=source)
+    if "kinds" in values:
+        kinds = values["kinds"]
+        if not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds):
+            raise UsageError(f"{source}: load.kinds must be a list of request kinds, e.g. ['POST /v1/sync-jobs']")
+        values["kinds"] = tuple(kinds)
     try:
         plan = base.with_overrides(**values)
-    except TypeError as exc:
+        _check(plan, source)
+    except TypeError as exc:  # e.g. a string where a number belongs
         raise UsageError(f"{source}: {exc}") from exc
-    _check(plan, source)
     return plan
 
 
@@ -120,5 +136,15 @@ def _check(plan: RehearsalPlan, source: str) -> None:
                          f"replication_lag_s >= 0 are required")
     if r.failback not in ("manual", "automatic"):
         raise UsageError(f"{source}: region.failback must be 'manual' or 'automatic', got {r.failback!r}")
-    if plan.users < 1 or plan.rate_per_s <= 0 or min(plan.nominal_s, plan.outage_s, plan.after_s) <= 0:
-        raise UsageError(f"{source}: users >= 1, rate_per_s > 0 and positive nominal_s/outage_s/after_s required")
+    if plan.users < 1 or plan.dau < 1 or plan.compress <= 0 or plan.locust_users < 1:
+        raise UsageError(f"{source}: load: users >= 1, dau >= 1, compress > 0 and locust_users >= 1 are required")
+    if min(plan.nominal_s, plan.outage_s, plan.after_s) <= 0:
+        raise UsageError(f"{source}: timeline: positive nominal_s, outage_s and after_s are required")
+    try:
+        model = get_model(plan.model)
+    except UsageError as exc:
+        raise UsageError(f"{source}: load: {exc}") from exc
+    known = {spec.kind for spec in kinds_per_user_day(model)} - {KIND_SCHEDULED_SYNC}  # the backend's own
+    if set(plan.kinds) - known:
+        raise UsageError(f"{source}: load: unknown kind(s) {sorted(set(plan.kinds) - known)}; the {plan.model} model "
+                         f"has {sorted(known)}")

@@ -1,4 +1,4 @@
-"""The region-outage rehearsal (issue 8): Nominal-shaped load through the router, the primary region killed, then
+"""The region-outage rehearsal (issue 8): Nominal load through the router, the primary region killed, then
 detection, RTO, RPO, the fate of the jobs caught in the dead region, failback, and every figure against the seeds.
 
     result = run_rehearsal(load_plan(Path("scenarios/chaos/gamedays/region-outage.yaml"), short=True), out_dir)
@@ -30,9 +30,10 @@ from typing import Any, Callable
 import httpx
 
 from stack import schema
+from stack.config import PROVIDERS
 from stack.faults import FaultContext, build_fault
 from stack.region.health import DEFAULT_INTERVAL_S, DEFAULT_TTL_S
-from stack.region.load import Attempt, SyncLoad
+from stack.region.load import Attempt, RequestRecord, RouterTraffic, TrafficSpec
 from stack.region.pair import RegionPair, reconfigure
 from stack.region.plan import RehearsalPlan
 from stack.region.tables import divergence, job_states, table_digest
@@ -46,6 +47,7 @@ FAKE_CONFIG: dict[str, Any] = {"history_days": 3, "heavy_bytes": 20_000,
                                              for p in ("strava", "fitbit", "garmin")}}
 DETECTION_SLACK_S = 4.0      # scheduling delays of the checks on a loaded 2-core machine (load average 20+)
 RPO_SLACK_S = 1.0
+PHASE_GRACE_S = 30.0         # how much longer a phase may wait for its region's first acknowledged write
 
 
 def start_pair(plan: RehearsalPlan) -> RegionPair:
@@ -109,12 +111,18 @@ def _rehearse(plan: RehearsalPlan, pair: RegionPair, log: Callable[[str], None])
     primary_env, dr_env = pair.region_aws_env(o.primary), pair.region_aws_env(o.dr)
     table = pair.topology.table if pair.topology else "SyncWellMetadata"
     _wait_router_on_primary(pair)
-    users = pair.stack.users
-    tokens = {u.user_id: pair.stack.minter.mint("firebase", u.user_id) for u in users}
-    t: dict[str, float | None] = {"load_started": time.time()}
     pair.rehearsals += 1  # a second run on the same pair with the same keys would only replay the first's jobs
-    load = SyncLoad(pair.router_url, users, tokens, plan.rate_per_s, f"{plan.seed}:{pair.rehearsals}").start()
-    log(f"nominal load {plan.rate_per_s:g}/s through the router for {plan.nominal_s:g} s")
+    # Another seed per run: the scenarios' Idempotency-Keys follow from the schedule.
+    spec = TrafficSpec(plan.model, plan.dau, plan.compress, plan.locust_users, plan.seed * 1000 + pair.rehearsals,
+                       tuple(plan.kinds))
+    fakes = {p: pair.stack.fake_url(p) for p in PROVIDERS if f"fake-{p}" in pair.stack.endpoints}
+    load = RouterTraffic(pair.router_url, pair.stack.users, pair.stack.minter, fakes, spec,
+                         plan.nominal_s + plan.outage_s + plan.after_s,
+                         pair.stack.state_dir / f"region-load-{pair.rehearsals}")
+    log(f"{plan.model} load (DAU {plan.dau}, x{plan.compress:g}, {load.scheduled} requests scheduled at most) "
+        f"through the router; {plan.nominal_s:g} s before the fault")
+    load.start()
+    t: dict[str, float | None] = {"load_started": time.time()}
     time.sleep(plan.nominal_s)
 
     fault = build_fault(plan.fault)
@@ -123,7 +131,7 @@ def _rehearse(plan: RehearsalPlan, pair: RegionPair, log: Callable[[str], None])
     rollback = fault.apply(ctx)
     t["dead"] = time.time()
     log(f"{fault.spec.type} applied ({fault.spec.name})")
-    at_kill = [a for a in list(load.attempts) if a.acknowledged and a.region == o.primary]
+    at_kill = [a for a in load.attempts() if a.acknowledged and a.region == o.primary]
     keys = [(a.user_id, str(a.job_id)) for a in at_kill]
     in_dr = job_states(dr_env, table, keys)
     in_primary = job_states(primary_env, table, keys)
@@ -132,16 +140,19 @@ def _rehearse(plan: RehearsalPlan, pair: RegionPair, log: Callable[[str], None])
     lost = [a for a in at_kill if (a.user_id, a.job_id) not in in_dr]
     stranded = [k for k in keys if in_primary.get(k) not in TERMINAL]
 
-    time.sleep(max(0.0, float(t["killed"]) + plan.outage_s - time.time()))
+    # The model's writes are sparse (a few per second): the outage lasts outage_s and until the DR region has
+    # acknowledged one (the RTO's event), at most PHASE_GRACE_S longer.
+    _wait_acknowledged(load, o.dr, float(t["killed"]), float(t["killed"]) + plan.outage_s)
     t["recovery_started"] = time.time()
     rollback()
     t["recovered"] = time.time()
     log("primary region back")
     if o.failback == "manual":
         t["manual_failback"] = _operator_failback(pair, plan)
-    time.sleep(max(0.0, float(t["recovered"]) + plan.after_s - time.time()))
-    attempts = load.stop()
+    _wait_acknowledged(load, o.primary, float(t["recovered"]), float(t["recovered"]) + plan.after_s)
     t["load_stopped"] = time.time()
+    attempts = load.stop()
+    requests = load.requests()
     log("load stopped; draining replication and stranded jobs")
 
     deadline = time.time() + plan.drain_s
@@ -157,6 +168,8 @@ def _rehearse(plan: RehearsalPlan, pair: RegionPair, log: Callable[[str], None])
     events = router.get("events", [])
     figures = _figures(plan, pair, t, attempts, events, lost, stranded, stranded_end, final_primary, final_dr,
                        diverged, replication_at_kill, unreplicated)
+    figures["values"].update(_traffic_figures(pair, t, requests, attempts))
+    figures["values"]["load_engine"] = _engine_summary(load)
     timeline = {**t, **{k: figures["timeline"][k] for k in figures["timeline"]}}
     invariants = _invariants(plan, figures)
     base = float(t["load_started"] or 0.0)
@@ -210,6 +223,16 @@ def _operator_failback(pair: RegionPair, plan: RehearsalPlan) -> float | None:
             return time.time()
         time.sleep(min(0.1, r.check_interval_s / 2))
     return None
+
+
+def _wait_acknowledged(load: RouterTraffic, region: str, since: float, until: float) -> None:
+    """Until ``until``, and then until ``region`` has acknowledged a job sent after ``since`` (or the grace ends:
+    the invariants then say what did not happen)."""
+    time.sleep(max(0.0, until - time.time()))
+    while time.time() < until + PHASE_GRACE_S:
+        if any(a.acknowledged and a.region == region and a.sent >= since for a in load.attempts()):
+            return
+        time.sleep(0.2)
 
 
 def _pending(status: dict[str, Any]) -> int:
@@ -339,6 +362,47 @@ def _figures(plan: RehearsalPlan, pair: RegionPair, t: dict[str, float | None], 
                 "first_dr_ack": first_dr_ok, "primary_healthy_again": primary_healthy_again,
                 "failback": failback, "first_primary_ack_after_recovery": first_primary_ok_after}
     return {"values": values, "timeline": timeline}
+
+
+def _traffic_figures(pair: RegionPair, t: dict[str, float | None], requests: list[RequestRecord],
+                     attempts: list[Attempt]) -> dict[str, Any]:
+    """The whole mix through the router, per phase: requests, failed (no answer or 5xx: a dead region behind a
+    cached answer is a 502), which region answered; and the sync-job submissions among them."""
+    o = pair.options
+    edges = [("nominal", t["load_started"]), ("outage", t["killed"]), ("recovery", t["recovery_started"]),
+             ("end", t["load_stopped"])]
+    phases: dict[str, dict[str, Any]] = {}
+    routed = [r for r in requests if r.through_router]
+    for (name, start), (_, end) in zip(edges, edges[1:]):
+        lo, hi = float(start or 0), float(end or 0)
+        inside = [r for r in routed if lo <= r.sent < hi]
+        submitted = [a for a in attempts if lo <= a.sent < hi]
+        failed = sum(1 for r in inside if r.failed)
+        phases[name] = {
+            "seconds": round(hi - lo, 3), "requests": len(inside), "failed": failed,
+            "error_rate": round(failed / len(inside), 4) if inside else None,
+            "by_region": _count(r.region or "none" for r in inside),
+            "by_status": _count(str(r.status) for r in inside),
+            "sync_jobs_submitted": len(submitted),
+            "sync_jobs_acknowledged": _count(a.region or "none" for a in submitted if a.acknowledged)}
+    killed = float(t["killed"] or 0)
+    first_dr_answer = min((r.done for r in routed if r.region == o.dr and r.sent >= killed and 200 <= r.status < 300),
+                          default=None)
+    return {
+        "load_requests_by_endpoint": _count(r.name for r in requests),
+        "load_requests_by_phase": phases,
+        "first_dr_success_any_request_s": None if first_dr_answer is None else round(first_dr_answer - killed, 3),
+        "acknowledged_by_region": _count(a.region or "none" for a in attempts if a.acknowledged)}
+
+
+def _engine_summary(load: RouterTraffic) -> dict[str, Any] | None:
+    """The Locust engine's own account (scheduled requests it fired, late starts: the generator kept up?)."""
+    result = load.result
+    if result is None:
+        return None
+    totals = result.recorder.totals()
+    return {"requests": totals.requests, "errors": totals.errors, "late_starts": totals.late_starts,
+            "not_started": result.recorder.not_started, "notes": list(result.info.notes)}
 
 
 def _count(states: Any) -> dict[str, int]:

@@ -1,5 +1,6 @@
 """The rehearsal's report: ``report.json`` (everything) and ``report.html`` (self-contained: the figures, each
-seed's target with held / not held, the invariants, the timeline and a chart of every request by answer)."""
+seed's target with held / not held, the invariants, the timeline, the load's requests per phase and a chart of every
+sync-job submission by answer)."""
 from __future__ import annotations
 
 import html
@@ -80,6 +81,21 @@ def chart(result: "RehearsalResult", primary: str, width: int = 900, height: int
             f"(hover)</p>")
 
 
+def phase_rows(result: "RehearsalResult") -> str:
+    """The load's phases: requests of the whole mix through the router, failures, who answered, sync jobs."""
+    phases = result.figures.get("load_requests_by_phase") or {}
+    rows = [f"<tr><td>{html.escape(name)}</td><td>{_fmt(p['seconds'])}</td><td>{p['requests']}</td>"
+            f"<td>{p['failed']} ({_fmt(p['error_rate'])})</td><td>{html.escape(json.dumps(p['by_region']))}</td>"
+            f"<td>{html.escape(json.dumps(p.get('by_status', {})))}</td><td>{p['sync_jobs_submitted']}</td>"
+            f"<td>{html.escape(json.dumps(p['sync_jobs_acknowledged']))}</td></tr>" for name, p in phases.items()]
+    if not rows:
+        return ""
+    head = ("<tr><th>phase</th><th>s</th><th>requests</th><th>failed (no answer, 5xx)</th><th>answered by</th>"
+            "<th>statuses</th><th>sync jobs submitted</th><th>acknowledged by</th></tr>")
+    endpoints = html.escape(json.dumps(result.figures.get("load_requests_by_endpoint", {})))
+    return f"<table>{head}{''.join(rows)}</table><p class='legend'>requests by endpoint: {endpoints}</p>"
+
+
 def render_html(result: "RehearsalResult") -> str:
     plan = result.plan
     primary = plan["region"]["primary"]
@@ -112,7 +128,10 @@ RPO: {f['rpo_lost_writes']} acknowledged write(s) missing in the DR table at the
 {''.join(seed_rows(result))}</table>
 <p>Failback rehearsed: {html.escape(f['failback_policy'])}; matches seed(s) {html.escape(', '.join(f['failback_matches_seeds']))}.</p>
 <h2>Invariants</h2><table><tr><th>invariant</th><th>verdict</th><th>detail</th></tr>{invariants}</table>
-<h2>Requests through the router</h2>{chart(result, primary)}
+<h2>Load through the router</h2>
+<p>The {html.escape(str(plan.get('model', '')))} traffic model at {plan.get('dau')} DAU, x{plan.get('compress')}
+(Locust engine, {plan.get('locust_users')} users); phases by send time.</p>{phase_rows(result)}
+<h2>Sync-job submissions through the router</h2>{chart(result, primary)}
 <h2>Timeline (s from the load's start)</h2><table>{timeline}</table>
 <h2>All figures</h2><table>{figures}</table>
 </body></html>"""

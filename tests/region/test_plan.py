@@ -21,6 +21,10 @@ def test_the_bundled_gameday_keeps_route53_defaults_in_full_and_scales_them_in_s
     assert full.region.failback == "manual" and full.time_scale == 1.0
     assert short.region.check_interval_s == 0.5 and short.time_scale == 60.0
     assert short.region.replication_lag_s == full.region.replication_lag_s
+    # Both forms replay the Nominal model's whole mix; the short one at make demo's 2,000 DAU x 144.
+    assert full.model == short.model == "nominal" and full.kinds == short.kinds == ()
+    assert (short.dau, short.compress) == (2000, 144) and short.locust_users >= 1
+    assert full.dau * full.compress >= short.dau * short.compress / 2  # not a lighter load in the full form
 
 
 @pytest.mark.parametrize("data, message", [
@@ -29,6 +33,12 @@ def test_the_bundled_gameday_keeps_route53_defaults_in_full_and_scales_them_in_s
     ({"fault": {"name": "x", "type": "nope"}}, "unknown fault type"),
     ({"region": {"failback": "sometimes"}}, "failback"),
     ({"region": {"check_interval_s": 0}}, "check_interval_s > 0"),
+    ({"load": {"rate_per_s": 6}}, "unknown key"),
+    ({"load": {"model": "weekend"}}, "unknown traffic model"),
+    ({"load": {"kinds": ["POST /v1/nothing"]}}, "unknown kind"),
+    ({"load": {"kinds": "POST /v1/sync-jobs"}}, "list of request kinds"),
+    ({"load": {"dau": 0}}, "dau >= 1"),
+    ({"load": {"compress": "fast"}}, "not supported"),
 ])
 def test_mistakes_name_the_problem(data: dict[str, object], message: str) -> None:
     with pytest.raises(UsageError, match=message):
