@@ -3,16 +3,20 @@
 Every ``scheduler.pass_interval_s`` (60 s) it enqueues a job for each due sync config (PRO every 15 min, FREE
 daily, over ``scheduler.shards`` Murmur3 shards), with a cheap hasNewData pre-flight for providers without
 webhooks. ``--once`` runs one pass, prints its summary as JSON and exits (for tests and cron-style use).
+Each pass also sweeps expired TTL items when DynamoDB is not AWS itself (``scheduler.ttl_sweep``: auto | on | off;
+stack/scheduler/ttlsweep.py).
 """
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 
 from stack.config import StackConfig
 from stack.providers import make_clients
 from stack.scheduler.service import Scheduler
+from stack.scheduler.ttlsweep import ITEMS_PER_PASS, MAX_DELETES_PER_PASS, TtlSweeper, sweep_enabled
 from stack.service_main import ServiceCommand
 from stack.worker.credentials import CredentialStore
 from stack.worker.refreshjournal import RefreshJournal
@@ -29,7 +33,14 @@ def build(config: StackConfig) -> Scheduler:
     # The pre-flight may refresh tokens: through the same lock and write-ahead record as the workers.
     credentials = CredentialStore(aws_client("secretsmanager", config), providers,
                                   journal=RefreshJournal(ddb, config.table_name))
-    return Scheduler(config, aws_client("sqs", config), ddb, providers=providers, credentials=credentials)
+    tuning = config.tuning.get("scheduler", {})
+    sweeper = None
+    if sweep_enabled(str(tuning.get("ttl_sweep", "auto")), os.environ):   # moto never expires TTL items
+        sweeper = TtlSweeper(ddb, config.table_name,
+                             items_per_pass=int(tuning.get("ttl_sweep_items_per_pass", ITEMS_PER_PASS)),
+                             max_deletes_per_pass=int(tuning.get("ttl_sweep_max_deletes", MAX_DELETES_PER_PASS)))
+    return Scheduler(config, aws_client("sqs", config), ddb, providers=providers, credentials=credentials,
+                     sweeper=sweeper)
 
 
 def once(scheduler: Scheduler) -> str:

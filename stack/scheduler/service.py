@@ -10,6 +10,9 @@ Adaptive polling: for providers without webhooks (``scheduler.preflight_provider
 nothing new means no job, only the advance. When the check itself cannot run (no token, provider or Secrets
 Manager trouble) the job is enqueued anyway: the worker knows how to wait.
 
+TTL: after the scheduling, each pass runs the TTL sweeper (stack/scheduler/ttlsweep.py) when DynamoDB is not AWS
+itself (moto never expires items); a sweep that fails is logged and never fails the pass.
+
 Jobs are enqueued BEFORE the advance. A crash in between re-enqueues on the next pass with the same idempotency
 key (derived from the config and the slot's NextSyncTimestamp), which the worker drops as a duplicate.
 """
@@ -26,6 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from stack import schema
 from stack.config import StackConfig
 from stack.providers import HttpProvider, ProviderError
+from stack.scheduler.ttlsweep import TtlSweeper
 from stack.service_main import PollingService, send_jobs
 from stack.worker.credentials import CredentialStore, CredentialsUnavailable, SecretNotFound
 from stack.worker.ddb import batch_get, from_ddb
@@ -42,12 +46,13 @@ class PassResult:
     skipped_no_new_data: int = 0
     skipped_inactive: int = 0
     advanced: int = 0
+    ttl_deleted: int = 0    # expired items the TTL sweeper deleted in this pass (0 when it is off)
     jobs: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Scheduler(PollingService):
     def __init__(self, config: StackConfig, sqs: Any, ddb: Any, *, providers: Mapping[str, HttpProvider] | None = None,
-                 credentials: CredentialStore | None = None) -> None:
+                 credentials: CredentialStore | None = None, sweeper: TtlSweeper | None = None) -> None:
         tuning = config.tuning.get("scheduler", {})
         self.pass_interval_s = float(tuning.get("pass_interval_s", 60))
         # A pass every pass_interval_s, after a failed one too.
@@ -58,6 +63,7 @@ class Scheduler(PollingService):
         self.ddb = ddb
         self.providers = providers or {}
         self.credentials = credentials
+        self.sweeper = sweeper
         self.shards = int(tuning.get("shards", 16))
         self.intervals = {"PRO": int(tuning.get("pro_interval_s", 900)), "FREE": int(tuning.get("free_interval_s", 86400))}
         self.preflight = set(tuning.get("preflight_providers", ["garmin"]))
@@ -72,6 +78,23 @@ class Scheduler(PollingService):
 
     def run_pass(self, now: float | None = None) -> PassResult:
         now = time.time() if now is None else now
+        result = self._schedule(now)
+        result.ttl_deleted = self._sweep(now)
+        return result
+
+    def _sweep(self, now: float) -> int:
+        if self.sweeper is None:
+            return 0
+        try:
+            swept = self.sweeper.sweep(now)
+        except (ClientError, BotoCoreError) as exc:
+            log.warning("TTL sweep failed; retried next pass", extra={"reason": type(exc).__name__})
+            return 0
+        self.counters.add("ttl_deleted", swept.deleted)
+        self.counters.add("ttl_evaluated", swept.evaluated)
+        return swept.deleted
+
+    def _schedule(self, now: float) -> PassResult:
         result = PassResult()
         due = [cfg for tier in TIERS for shard in range(self.shards) for cfg in self._due(tier, shard, int(now))]
         result.due = len(due)
