@@ -7,7 +7,9 @@ How: each region's services reach DynamoDB through this process's *capture liste
 pass-through to ``UPSTREAM`` (the AWS chaos proxy's DynamoDB listener, or moto) that notes the key and time of
 every acknowledged write (what a DynamoDB stream would carry). ``lag_s`` after a write, the item's current image
 is read from the source region and written to the other region unless that region holds a newer write
-(last-writer-wins, :mod:`stack.region.lww`). Reads and writes of the replication itself go to moto directly (the
+(last-writer-wins, :mod:`stack.region.lww`): every write is stamped on its way with its version (time, region) in
+the item, and the replicator's put is conditional on the destination item's version, so DynamoDB decides
+atomically (no check-then-write window). Reads and writes of the replication itself go to moto directly (the
 replication is AWS's, not the application's), one moto serving both regions (the region is in the signature).
 
 Faults, on the control API: ``POST /pause`` / ``/resume`` (AWS FIS ``aws:dynamodb:global-table-pause-replication``:
@@ -32,16 +34,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import ClientSession, ClientTimeout, TCPConnector, web
+from botocore.exceptions import ClientError
 
 from stack.readiness import announce_ready
 from stack.region.capture import WRITE_OPERATIONS, operation_of, written_keys
-from stack.region.lww import ItemKey, LwwLedger, Version
+from stack.region.lww import ItemKey, LwwLedger, Version, newer_condition, stamp_request, version_of
 from stack.region.serving import run_until_stopped
 
 HOP_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection", "keep-alive"})
 LATENCY_WINDOW = 2000
 BATCH_GET = 100
-BATCH_WRITE = 25
+WRITERS = 8          # concurrent conditional writes per batch (BatchWriteItem takes no conditions)
+APPLIED, SAME, LOST = "applied", "same", "lost"
 
 
 @dataclass
@@ -99,6 +103,7 @@ class Replicator:
                                           aws_access_key_id="testing", aws_secret_access_key="testing")
                         for r in regions}
         self.pool = ThreadPoolExecutor(4, thread_name_prefix="replicate")
+        self.writers = ThreadPoolExecutor(WRITERS, thread_name_prefix="replicate-put")
 
     # ---- capture ---------------------------------------------------------------------------------------------
     def captured(self, region: str, keys: list[ItemKey], ts: float) -> None:
@@ -122,8 +127,8 @@ class Replicator:
         return due
 
     def apply(self, direction: Direction, changes: list[Change]) -> None:
-        """Copy each changed item's current image from the source to the destination (last writer wins), in
-        batches: one BatchGetItem per 100 keys, one BatchWriteItem per 25 items."""
+        """Copy each changed item's current image from the source to the destination (last writer wins): one
+        BatchGetItem per 100 keys, then one conditional PutItem (or DeleteItem) per item, a few at a time."""
         latest: dict[ItemKey, Change] = {}
         for change in changes:
             latest[change.key] = change
@@ -154,37 +159,52 @@ class Replicator:
         if self.blocked(direction):
             self._requeue(direction, chunk, latest)
             return
-        # The versions are read BEFORE the images: an image is then at least as new as its version. (Read after,
-        # a write landing in between would tag the older image with the newer version, and that write's own
-        # change would later be dropped as "already applied": the regions would never converge.)
-        with self.lock:
-            versions = {key: self.ledger.version(direction.source, key) or Version(latest[key].ts, direction.source)
-                        for key in chunk}
         images = self._batch_get(self.clients[direction.source], chunk)
         if self.blocked(direction):
             self._requeue(direction, chunk, latest)
             return
-        winners: list[tuple[ItemKey, Version]] = []
+        # An image carries its own version (stamped by the capture listener); a deleted item's comes from the
+        # ledger, an unstamped one's (written before the pair existed) from its change.
         with self.lock:
-            for key in chunk:
-                version = versions[key]
-                if self.ledger.should_apply(direction.destination, key, version):
-                    winners.append((key, version))
-                else:
-                    direction.dropped_lww += 1
-        # The write happens outside the lock (captures must not wait on moto); a local write racing it in the
-        # destination keeps its newer version in the ledger.
-        requests = [{"PutRequest": {"Item": images[key]}} if key in images
-                    else {"DeleteRequest": {"Key": _key_attrs(key)}} for key, _ in winners]
-        self._batch_write(self.clients[direction.destination], requests)
+            versions = {key: version_of(images.get(key)) or self.ledger.version(direction.source, key)
+                        or Version(latest[key].ts, direction.source) for key in chunk}
+            winners = [key for key in chunk if self.ledger.should_apply(direction.destination, key, versions[key])]
+            direction.dropped_lww += len(chunk) - len(winners)
+        # Each write is conditional on the destination's version: DynamoDB decides, atomically, so a local write
+        # landing after the read above is never overwritten by this older image.
+        client = self.clients[direction.destination]
+        outcomes = list(self.writers.map(lambda key: self._put_if_newer(client, key, images.get(key), versions[key]),
+                                         winners))
         now = time.time()
         with self.lock:
-            for key, version in winners:
-                if version.newer_than(self.ledger.version(direction.destination, key)):
-                    self.ledger.applied(direction.destination, key, version)
+            for key, outcome in zip(winners, outcomes):
+                if outcome == LOST:
+                    direction.dropped_lww += 1
+                    self.ledger.conflicts += 1
+                    continue
+                if versions[key].newer_than(self.ledger.version(direction.destination, key)):
+                    self.ledger.applied(direction.destination, key, versions[key])
                 direction.applied += 1
-                direction.latencies.append(now - latest[key].ts)
+                if outcome == APPLIED:
+                    direction.latencies.append(now - latest[key].ts)
                 direction.last_applied_ts = max(direction.last_applied_ts or 0.0, latest[key].ts)
+
+    def _put_if_newer(self, client: Any, key: ItemKey, image: dict[str, Any] | None, version: Version) -> str:
+        """Write ``image`` (None: delete) unless the destination holds ``version`` or newer: APPLIED, SAME (it held
+        this very version: an earlier change of the item already carried it) or LOST (it held a newer one)."""
+        condition = newer_condition(version)
+        try:
+            if image is not None:
+                client.put_item(TableName=self.table, Item=image, ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                                **condition)
+            else:
+                client.delete_item(TableName=self.table, Key=_key_attrs(key),
+                                   ReturnValuesOnConditionCheckFailure="ALL_OLD", **condition)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            return SAME if version_of(exc.response.get("Item")) == version else LOST
+        return APPLIED
 
     def _batch_get(self, client: Any, keys: list[ItemKey]) -> dict[ItemKey, dict[str, Any]]:
         found: dict[ItemKey, dict[str, Any]] = {}
@@ -195,12 +215,6 @@ class Replicator:
                 found[(item["PK"]["S"], item["SK"]["S"])] = item
             request = answer.get("UnprocessedKeys") or {}
         return found
-
-    def _batch_write(self, client: Any, requests: list[dict[str, Any]]) -> None:
-        for start in range(0, len(requests), BATCH_WRITE):
-            pending: dict[str, Any] = {self.table: requests[start:start + BATCH_WRITE]}
-            while pending:
-                pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
 
     async def run(self, tick_s: float) -> None:
         loop = asyncio.get_running_loop()
@@ -233,6 +247,19 @@ def _key_attrs(key: ItemKey) -> dict[str, Any]:
 def capture_app(replicator: Replicator, region: str, upstream: str, session_box: dict[str, ClientSession]) -> web.Application:
     async def forward(request: web.Request) -> web.StreamResponse:
         body = await request.read()
+        operation = operation_of(request.headers.get("X-Amz-Target"))
+        keys: list[ItemKey] = []
+        ts = time.time()
+        if operation in WRITE_OPERATIONS:
+            # The write carries its version (time and region) into the item: what the replicator's conditional
+            # put compares with. Stamped before it is sent, so the item holds the time its ledger entry says.
+            try:
+                request_body = json.loads(body or b"{}")
+                keys = written_keys(operation, request_body, replicator.table)
+                if stamp_request(operation, request_body, replicator.table, Version(ts, region)):
+                    body = json.dumps(request_body).encode()
+            except ValueError:
+                keys = []
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_HEADERS}
         session = session_box["session"]
         try:
@@ -245,14 +272,8 @@ def capture_app(replicator: Replicator, region: str, upstream: str, session_box:
             return web.Response(status=503, content_type="application/x-amz-json-1.0",
                                 text=json.dumps({"__type": "com.amazonaws.dynamodb.v20120810#ServiceUnavailable",
                                                  "message": f"replicator capture: upstream unreachable: {exc}"}))
-        operation = operation_of(request.headers.get("X-Amz-Target"))
-        if status == 200 and operation in WRITE_OPERATIONS:
-            try:
-                keys = written_keys(operation, json.loads(body or b"{}"), replicator.table)
-            except ValueError:
-                keys = []
-            if keys:
-                replicator.captured(region, keys, time.time())
+        if status == 200 and keys:
+            replicator.captured(region, keys, ts)
         return web.Response(status=status, body=payload, headers=out_headers)
 
     app = web.Application(client_max_size=32 * 1024 * 1024)
