@@ -9,11 +9,14 @@ import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Protocol
+from urllib.parse import urlsplit
 
 from stack.faults.base import FaultUnsupported
 
 if TYPE_CHECKING:
     from stack.launcher.stack import Stack
+
+PORT_FLAGS = ("--port", "--health-port")   # the services' listening-port flags (0: any free port)
 
 
 class ProcessControl(Protocol):
@@ -69,7 +72,8 @@ class StackProcessControl:
 
 class StateProcessControl:
     """From a state file (a stack started by another process, e.g. ``swsim up``): signals by process group;
-    a restart starts the same argv with the services' environment, detached (its logs go to the stack's logs)."""
+    a restart starts the same argv on the same port with the services' environment (a region pair's process: its
+    region's), detached (its logs go to the stack's logs)."""
 
     def __init__(self, state: Mapping[str, Any]) -> None:
         self.state = state
@@ -135,8 +139,10 @@ class StateProcessControl:
         argv = list(info.get("argv") or [])
         if not argv or argv[0] == "moto-zygote":
             raise FaultUnsupported(f"cannot restart {name!r} from a state file (argv {argv!r})")
+        argv = _same_port(argv, self._url_of(name))
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SYNCWELL_"))}
         env.update(self.state.get("service_env", {}))
+        env.update(self._region_env(name))
         env["SWSIM_SERVICE_NAME"] = name
         log_dir = Path(self.state.get("log_dir", "."))
         with open(log_dir / f"{name}.stdout.log", "ab") as out, open(log_dir / f"{name}.stderr.log", "ab") as err:
@@ -144,6 +150,31 @@ class StateProcessControl:
                                      start_new_session=True)
         self._children[name] = child
         info["pid"] = child.pid
+
+    def _url_of(self, name: str) -> str | None:
+        return (self.state.get("endpoints") or {}).get(name) or (self.state.get("health_urls") or {}).get(name)
+
+    def _region_env(self, name: str) -> dict[str, str]:
+        """A process of a region pair runs with its region's environment on top of the state's ``service_env``
+        (which is the primary's): its region, its DynamoDB capture listener, its Redis, its bucket."""
+        state_dir = self.state.get("state_dir")
+        if not state_dir:
+            return {}
+        from stack.region.topology import TOPOLOGY_FILE, RegionTopology
+
+        if not (Path(state_dir) / TOPOLOGY_FILE).is_file():
+            return {}
+        return RegionTopology.read(state_dir).env_of(name)
+
+
+def _same_port(argv: list[str], url: str | None) -> list[str]:
+    """A process started on port 0 comes back on the port it had (clients, the router, know that one)."""
+    port = urlsplit(url).port if url else None
+    out = list(argv)
+    for flag in PORT_FLAGS:
+        if port and flag in out[:-1] and out[out.index(flag) + 1] == "0":
+            out[out.index(flag) + 1] = str(port)
+    return out
 
 
 def _is_zombie(pid: int) -> bool:

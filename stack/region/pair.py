@@ -114,9 +114,9 @@ class RegionPair:
             list(pool.map(stack.restart_process, primary_apps))
         # A new replica starts as a copy of the table (what adding a global-table replica does).
         backfill_table(stack.aws_env, dr_env)
-        env = {**stack.service_env(), **self._region_overrides(o.dr), "AWS_ENDPOINT_URL_DYNAMODB": capture[o.dr],
-               "SYNCWELL_REDIS_URL": stack.endpoints[DR_PREFIX + "redis"]}
-        self.launch([(self._dr_spec(spec), env) for spec in self._dr_app_specs()])
+        dr_overrides = {**self._region_overrides(o.dr), "AWS_ENDPOINT_URL_DYNAMODB": capture[o.dr],
+                        "SYNCWELL_REDIS_URL": stack.endpoints[DR_PREFIX + "redis"]}
+        self.launch([(self._dr_spec(spec), {**stack.service_env(), **dr_overrides}) for spec in self._dr_app_specs()])
         router = ServiceSpec(ROUTER, "app", python_module(
             "stack.region.router", "--primary", f"{o.primary}={stack.api_url}",
             "--secondary", f"{o.dr}={stack.endpoints[DR_PREFIX + 'api']}",
@@ -131,7 +131,10 @@ class RegionPair:
             replicator_url=stack.endpoints[REPLICATOR], capture_urls=dict(capture), router_url=self.router_url,
             api_urls={o.primary: str(stack.api_url), o.dr: stack.endpoints[DR_PREFIX + "api"]},
             redis_urls={o.primary: str(stack.redis_url), o.dr: stack.endpoints[DR_PREFIX + "redis"]},
-            table=TABLE_NAME, moto_dynamodb_url=stack.endpoints["moto-dynamodb"])
+            table=TABLE_NAME, moto_dynamodb_url=stack.endpoints["moto-dynamodb"],
+            # What each region's processes run with beyond the stack's service environment (the state file's is
+            # the primary's without its capture listener): a restart from the state file applies it.
+            env={o.primary: {"AWS_ENDPOINT_URL_DYNAMODB": capture[o.primary]}, o.dr: dr_overrides})
         self.topology.write(stack.state_dir)
         stack._write_state()
 

@@ -24,6 +24,16 @@ class RegionTopology:
     redis_urls: dict[str, str] = field(default_factory=dict)
     table: str = "SyncWellMetadata"
     moto_dynamodb_url: str = ""
+    env: dict[str, dict[str, str]] = field(default_factory=dict)   # region -> what its processes run with on top
+    #                                                                of the stack's service environment
+
+    def region_of_process(self, name: str) -> str | None:
+        return next((region for region, names in self.processes.items() if name in names), None)
+
+    def env_of(self, name: str) -> dict[str, str]:
+        """The environment overrides of a process of the pair ({} for one of no region: router, replicator)."""
+        region = self.region_of_process(name)
+        return dict(self.env.get(region, {})) if region else {}
 
     @property
     def regions(self) -> tuple[str, str]:
