@@ -1,4 +1,5 @@
-"""Gameday files: catalog experiments placed on one timeline, merged into one experiment the runner runs."""
+"""Gameday files: catalog experiments placed on one timeline, merged into one experiment the runner runs; or, with
+``kind: region-outage``, a region rehearsal (two regions, replication, failover: :mod:`stack.region.rehearsal`)."""
 from __future__ import annotations
 
 import dataclasses
@@ -8,6 +9,25 @@ from sim.chaos.catalog import resolve
 from sim.chaos.experiment import (Experiment, ExperimentError, InvariantSpec, ShortForm, _load_spec, _Reader,
                                   _yaml)
 from sim.errors import UsageError
+
+TIMELINE = "timeline"            # no ``kind``: catalog experiments on one timeline, one stack
+REGION_OUTAGE = "region-outage"  # the region rehearsal's file (stack.region.plan)
+KINDS = (TIMELINE, REGION_OUTAGE)
+
+
+def gameday_kind(path: Path) -> str:
+    """Which runner a gameday file is for: its ``kind`` (absent: ``timeline``); a usage error for any other."""
+    try:
+        data = _yaml(path.read_text(), str(path))
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read: {exc}") from exc
+    except ExperimentError as exc:
+        raise UsageError(str(exc)) from exc
+    kind = data.get("kind", TIMELINE) if isinstance(data, dict) else TIMELINE
+    if kind not in KINDS:
+        raise UsageError(f"{path}: unknown gameday kind {kind!r}; known kinds: {REGION_OUTAGE!r} (a region "
+                         f"rehearsal), or no 'kind' for catalog experiments on one timeline")
+    return str(kind)
 
 
 def load_gameday(path: Path, short: bool = False) -> Experiment:

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from sim.errors import CheckFailed
+from sim.errors import CheckFailed, SetupError, UsageError
 
 DESCRIPTION = """\
 A gameday file (YAML, scenarios/chaos/gamedays/) places catalog experiments on one timeline under one load:
@@ -17,8 +18,14 @@ A gameday file (YAML, scenarios/chaos/gamedays/) places catalog experiments on o
     - {experiment: redis-outage, at_s: 80}
 
 Each experiment's faults are shifted by its at_s (names prefixed with the experiment's name); every steady-state
-probe and invariant of every experiment is judged on the shared run. Writes journal.json and report.html;
-exit 0 all held, 1 something failed, 2 usage error."""
+probe and invariant of every experiment is judged on the shared run. Writes journal.json and report.html.
+
+A file with 'kind: region-outage' (scenarios/chaos/gamedays/region-outage.yaml) is a region rehearsal instead:
+it starts its own two regions (--users, --seed and --stack-state do not apply; the file says), kills the primary
+and reports detection, RTO, RPO and failback against the seeds' targets, as 'swsim region rehearse' does (that
+command also takes the region's flags: --lag, --interval, --failback ...). Writes report.json and report.html.
+
+Exit 0 all held, 1 something failed, 2 usage error."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,6 +39,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def gameday_command(args: argparse.Namespace) -> int:
+    from sim.chaos.gameday import REGION_OUTAGE, gameday_kind
+
+    if gameday_kind(args.file) == REGION_OUTAGE:
+        return region_gameday(args)
+    return timeline_gameday(args)
+
+
+def timeline_gameday(args: argparse.Namespace) -> int:
     from sim.chaos.gameday import load_gameday
     from sim.chaos.runner import run_experiment
     from sim.commands.chaos import run_with_stack
@@ -43,4 +58,35 @@ def gameday_command(args: argparse.Namespace) -> int:
     print(f"journal: {out / 'journal.json'}\nreport:  {out / 'report.html'}")
     if not journal.passed:
         raise CheckFailed(f"gameday {experiment.name} failed: " + "; ".join(journal.failures[:3]))
+    return 0
+
+
+def region_gameday(args: argparse.Namespace) -> int:
+    """The region rehearsal of a ``kind: region-outage`` file: its own two regions, exit 1 if an invariant failed."""
+    if args.stack_state is not None:
+        raise UsageError(f"{args.file}: a region-outage gameday starts its own two regions; --stack-state does not "
+                         f"apply (use 'swsim region up' and 'swsim region rehearse' to keep a pair running)")
+    from stack.launcher.stack import StackStartError
+    from stack.region.plan import load_plan
+    from stack.region.rehearsal import run_rehearsal
+
+    plan = load_plan(args.file, short=args.short)
+    out = args.out or Path("runs/gameday") / plan.name
+    try:
+        result = run_rehearsal(plan, out, log=lambda line: print(f"[region] {line}", file=sys.stderr, flush=True))
+    except StackStartError as exc:
+        raise SetupError(f"the region pair did not start: {exc}") from exc
+    f = result.figures
+    print(f"region-outage {plan.name}: detection {f.get('detection_s')} s, RTO {f.get('rto_s')} s "
+          f"(production-equivalent {f.get('rto_production_equivalent_s')} s), RPO {f.get('rpo_lost_writes')} "
+          f"write(s) / {f.get('rpo_window_s')} s")
+    for seed in result.seeds:
+        verdict = {True: "holds", False: "NOT held", None: "-"}[seed["holds"]]
+        print(f"  seed {seed['seed']} {seed['metric'].upper()} < {seed['limit_s']:g} s: {verdict}")
+    for inv in result.invariants:
+        print(f"  {'held  ' if inv.holds else 'FAILED'} {inv.name}: {inv.detail}")
+    print(f"report: {out / 'report.html'}\njson:   {out / 'report.json'}")
+    if result.exit_code:
+        failed = [inv.name for inv in result.invariants if not inv.holds]
+        raise CheckFailed(f"gameday {plan.name} (region rehearsal) failed: {', '.join(failed)}")
     return 0
