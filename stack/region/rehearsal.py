@@ -122,67 +122,70 @@ def _rehearse(plan: RehearsalPlan, pair: RegionPair, log: Callable[[str], None])
     log(f"{plan.model} load (DAU {plan.dau}, x{plan.compress:g}, {load.scheduled} requests scheduled at most) "
         f"through the router; {plan.nominal_s:g} s before the fault")
     load.start()
-    t: dict[str, float | None] = {"load_started": time.time()}
-    time.sleep(plan.nominal_s)
+    try:
+        t: dict[str, float | None] = {"load_started": time.time()}
+        time.sleep(plan.nominal_s)
 
-    fault = build_fault(plan.fault)
-    ctx = FaultContext.from_stack(pair.stack, seed=plan.seed)
-    t["killed"] = time.time()
-    rollback = fault.apply(ctx)
-    t["dead"] = time.time()
-    log(f"{fault.spec.type} applied ({fault.spec.name})")
-    at_kill = [a for a in load.attempts() if a.acknowledged and a.region == o.primary]
-    keys = [(a.user_id, str(a.job_id)) for a in at_kill]
-    in_dr = job_states(dr_env, table, keys)
-    in_primary = job_states(primary_env, table, keys)
-    replication_at_kill = pair.replicator_status()
-    unreplicated = _unreplicated_writes(pair)
-    lost = [a for a in at_kill if (a.user_id, a.job_id) not in in_dr]
-    stranded = [k for k in keys if in_primary.get(k) not in TERMINAL]
+        fault = build_fault(plan.fault)
+        ctx = FaultContext.from_stack(pair.stack, seed=plan.seed)
+        t["killed"] = time.time()
+        rollback = fault.apply(ctx)
+        t["dead"] = time.time()
+        log(f"{fault.spec.type} applied ({fault.spec.name})")
+        at_kill = [a for a in load.attempts() if a.acknowledged and a.region == o.primary]
+        keys = [(a.user_id, str(a.job_id)) for a in at_kill]
+        in_dr = job_states(dr_env, table, keys)
+        in_primary = job_states(primary_env, table, keys)
+        replication_at_kill = pair.replicator_status()
+        unreplicated = _unreplicated_writes(pair)
+        lost = [a for a in at_kill if (a.user_id, a.job_id) not in in_dr]
+        stranded = [k for k in keys if in_primary.get(k) not in TERMINAL]
 
-    # The model's writes are sparse (a few per second): the outage lasts outage_s and until the DR region has
-    # acknowledged one (the RTO's event), at most PHASE_GRACE_S longer.
-    _wait_acknowledged(load, o.dr, float(t["killed"]), float(t["killed"]) + plan.outage_s)
-    t["recovery_started"] = time.time()
-    rollback()
-    t["recovered"] = time.time()
-    log("primary region back")
-    if o.failback == "manual":
-        t["manual_failback"] = _operator_failback(pair, plan)
-    _wait_acknowledged(load, o.primary, float(t["recovered"]), float(t["recovered"]) + plan.after_s)
-    t["load_stopped"] = time.time()
-    attempts = load.stop()
-    requests = load.requests()
-    log("load stopped; draining replication and stranded jobs")
+        # The model's writes are sparse (a few per second): the outage lasts outage_s and until the DR region has
+        # acknowledged one (the RTO's event), at most PHASE_GRACE_S longer.
+        _wait_acknowledged(load, o.dr, float(t["killed"]), float(t["killed"]) + plan.outage_s)
+        t["recovery_started"] = time.time()
+        rollback()
+        t["recovered"] = time.time()
+        log("primary region back")
+        if o.failback == "manual":
+            t["manual_failback"] = _operator_failback(pair, plan)
+        _wait_acknowledged(load, o.primary, float(t["recovered"]), float(t["recovered"]) + plan.after_s)
+        t["load_stopped"] = time.time()
+        attempts = load.stop()
+        requests = load.requests()
+        log("load stopped; draining replication and stranded jobs")
 
-    deadline = time.time() + plan.drain_s
-    replication_end = _wait_replication_drained(pair, deadline)
-    t["replication_drained"] = time.time() if _pending(replication_end) == 0 else None
-    stranded_end = _wait_terminal(primary_env, table, stranded, deadline)
-    acked = [(a.user_id, str(a.job_id)) for a in attempts if a.acknowledged]
-    final_primary = job_states(primary_env, table, acked)
-    final_dr = job_states(dr_env, table, acked)
-    diverged = _converged_tables(primary_env, dr_env, table, pair.options.replication_lag_s + 1.5)
-    router = pair.router_status()
+        deadline = time.time() + plan.drain_s
+        replication_end = _wait_replication_drained(pair, deadline)
+        t["replication_drained"] = time.time() if _pending(replication_end) == 0 else None
+        stranded_end = _wait_terminal(primary_env, table, stranded, deadline)
+        acked = [(a.user_id, str(a.job_id)) for a in attempts if a.acknowledged]
+        final_primary = job_states(primary_env, table, acked)
+        final_dr = job_states(dr_env, table, acked)
+        diverged = _converged_tables(primary_env, dr_env, table, pair.options.replication_lag_s + 1.5)
+        router = pair.router_status()
 
-    events = router.get("events", [])
-    figures = _figures(plan, pair, t, attempts, events, lost, stranded, stranded_end, final_primary, final_dr,
-                       diverged, replication_at_kill, unreplicated)
-    figures["values"].update(_traffic_figures(pair, t, requests, attempts))
-    figures["values"]["load_engine"] = _engine_summary(load)
-    timeline = {**t, **{k: figures["timeline"][k] for k in figures["timeline"]}}
-    invariants = _invariants(plan, figures)
-    base = float(t["load_started"] or 0.0)
-    return RehearsalResult(
-        plan=_plan_dict(plan, pair), timeline={k: (None if v is None else round(v - base, 3))
-                                               for k, v in timeline.items()},
-        figures=figures["values"], seeds=compare(figures["values"]["rto_production_equivalent_s"],
-                                                 figures["values"]["rpo_window_s"]),
-        invariants=invariants,
-        attempts=[{**dataclasses.asdict(a), "sent": round(a.sent - base, 3), "done": round(a.done - base, 3)}
-                  for a in attempts],
-        router_events=[{**e, "t": round(e["t"] - base, 3)} for e in events if e["t"] >= base],
-        replication={"at_kill": replication_at_kill, "at_end": replication_end})
+        events = router.get("events", [])
+        figures = _figures(plan, pair, t, attempts, events, lost, stranded, stranded_end, final_primary, final_dr,
+                           diverged, replication_at_kill, unreplicated)
+        figures["values"].update(_traffic_figures(pair, t, requests, attempts))
+        figures["values"]["load_engine"] = _engine_summary(load)
+        timeline = {**t, **{k: figures["timeline"][k] for k in figures["timeline"]}}
+        invariants = _invariants(plan, figures)
+        base = float(t["load_started"] or 0.0)
+        return RehearsalResult(
+            plan=_plan_dict(plan, pair), timeline={k: (None if v is None else round(v - base, 3))
+                                                   for k, v in timeline.items()},
+            figures=figures["values"], seeds=compare(figures["values"]["rto_production_equivalent_s"],
+                                                     figures["values"]["rpo_window_s"]),
+            invariants=invariants,
+            attempts=[{**dataclasses.asdict(a), "sent": round(a.sent - base, 3), "done": round(a.done - base, 3)}
+                      for a in attempts],
+            router_events=[{**e, "t": round(e["t"] - base, 3)} for e in events if e["t"] >= base],
+            replication={"at_kill": replication_at_kill, "at_end": replication_end})
+    finally:
+        load.stop()  # idempotent; on an error it ends the Locust process too
 
 
 def _unreplicated_writes(pair: RegionPair) -> dict[tuple[str, str], float]:
