@@ -376,10 +376,12 @@ def _traffic_figures(pair: RegionPair, t: dict[str, float | None], requests: lis
              ("end", t["load_stopped"])]
     phases: dict[str, dict[str, Any]] = {}
     routed = [r for r in requests if r.through_router]
-    for (name, start), (_, end) in zip(edges, edges[1:]):
+    for index, ((name, start), (_, end)) in enumerate(zip(edges, edges[1:])):
         lo, hi = float(start or 0), float(end or 0)
-        inside = [r for r in routed if lo <= r.sent < hi]
-        submitted = [a for a in attempts if lo <= a.sent < hi]
+        # The first phase takes what was sent while the load started, the last what was in flight at its stop.
+        first, last = index == 0, index == len(edges) - 2
+        inside = [r for r in routed if (first or lo <= r.sent) and (last or r.sent < hi)]
+        submitted = [a for a in attempts if (first or lo <= a.sent) and (last or a.sent < hi)]
         failed = sum(1 for r in inside if r.failed)
         phases[name] = {
             "seconds": round(hi - lo, 3), "requests": len(inside), "failed": failed,
