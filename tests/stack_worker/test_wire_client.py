@@ -8,6 +8,7 @@ import http.server
 import json
 import socket
 import threading
+import time
 from typing import Any, Iterator
 
 import boto3
@@ -16,7 +17,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials as BotoCredentials
-from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, ReadTimeoutError
 from moto.server import ThreadedMotoServer
 
 from stack.config import StackConfig
@@ -100,8 +101,8 @@ def boto(service: str, url: str) -> Any:
 
 def wire(service: str, url: str, **kwargs: Any) -> WireClient:
     fallback = boto(service, url)
-    return WireClient(fallback, credentials=fallback._get_credentials(), pool=4, connect_timeout=2, read_timeout=10,
-                      max_attempts=2, **kwargs)
+    options = {"pool": 4, "connect_timeout": 2, "read_timeout": 10, "max_attempts": 2, **kwargs}
+    return WireClient(fallback, credentials=fallback._get_credentials(), **options)
 
 
 def same(boto_response: dict[str, Any], wire_response: dict[str, Any], *, ignore: tuple[str, ...] = (),
@@ -341,21 +342,42 @@ def test_connection_refused_is_the_transient_botocore_error(moto_url: str) -> No
 
 
 class ScriptedAWS(http.server.BaseHTTPRequestHandler):
-    """Answers each POST with the next scripted (status, body, headers); records the requests it saw."""
-    script: list[tuple[int, dict[str, Any], dict[str, str]]] = []
+    """HTTP/1.1 keep-alive; answers each POST with the next scripted (status, body, headers[, how]); records the
+    requests and the client ports (one per connection). ``how``: "chunked" body, "drop" (close after answering,
+    without saying so), "hang" (never answer)."""
+    protocol_version = "HTTP/1.1"
+    script: list[tuple] = []
     seen: list[dict[str, str]] = []
+    ports: set[int] = set()
+    release = threading.Event()
 
     def do_POST(self) -> None:  # noqa: N802 (http.server's name)
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        type(self).seen.append({k.lower(): v for k, v in self.headers.items()})
-        status, body, headers = type(self).script.pop(0)
+        cls = type(self)
+        cls.seen.append({k.lower(): v for k, v in self.headers.items()})
+        cls.ports.add(self.client_address[1])
+        status, body, headers, *how = cls.script.pop(0)
+        if how == ["hang"]:
+            cls.release.wait(30)
+            self.close_connection = True
+            return
         raw = json.dumps(body).encode()
         self.send_response(status)
-        for name, value in {"Content-Type": "application/x-amz-json-1.0", "Content-Length": str(len(raw)),
-                            "x-amzn-RequestId": "req-1", **headers}.items():
+        for name, value in {"Content-Type": "application/x-amz-json-1.0", "x-amzn-RequestId": "req-1", **headers}.items():
             self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(raw)
+        if how == ["chunked"]:
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for start in range(0, len(raw), 7):
+                piece = raw[start:start + 7]
+                self.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+            self.wfile.write(b"0\r\n\r\n")
+        else:
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+        if how == ["drop"]:
+            self.close_connection = True
 
     def log_message(self, *_args: Any) -> None:
         pass
@@ -363,15 +385,47 @@ class ScriptedAWS(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def scripted() -> Iterator[tuple[str, type[ScriptedAWS]]]:
-    handler = type("Handler", (ScriptedAWS,), {"script": [], "seen": []})
+    handler = type("Handler", (ScriptedAWS,), {"script": [], "seen": [], "ports": set(), "release": threading.Event()})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}", handler
     finally:
+        handler.release.set()
         server.shutdown()
         server.server_close()
+
+
+def test_connections_are_kept_alive_and_chunked_bodies_read(scripted: tuple[str, type[ScriptedAWS]]) -> None:
+    url, handler = scripted
+    handler.script = [(200, {"Item": {"PK": {"S": str(i)}}}, {}, "chunked" if i % 2 else "") for i in range(4)]
+    w = wire("dynamodb", url)
+    assert [w.get_item(TableName="t", Key={})["Item"]["PK"]["S"] for _ in range(4)] == ["0", "1", "2", "3"]
+    assert len(handler.ports) == 1                             # one connection for all four calls
+
+
+def test_a_connection_the_server_dropped_is_not_reused(scripted: tuple[str, type[ScriptedAWS]]) -> None:
+    url, handler = scripted
+    handler.script = [(200, {"n": 1}, {}, "drop"), (200, {"n": 2}, {})]
+    w = wire("events", url, max_attempts=1)                    # no retry: a reuse of the dead connection would raise
+    assert w.put_events(Entries=[])["n"] == 1
+    idle = w._transport._idle
+    deadline = time.monotonic() + 10
+    while not (idle and idle[0].dropped()) and time.monotonic() < deadline:   # the server's close has landed
+        time.sleep(0.01)
+    assert w.put_events(Entries=[])["n"] == 2
+    assert len(handler.seen) == 2 and len(handler.ports) == 2
+
+
+def test_read_timeout_is_botocores_after_one_retry(scripted: tuple[str, type[ScriptedAWS]]) -> None:
+    url, handler = scripted
+    handler.script = [(200, {}, {}, "hang"), (200, {}, {}, "hang")]
+    w = wire("sqs", url, sleep=lambda _s: None, read_timeout=0.3)
+    with pytest.raises(ReadTimeoutError):
+        w.delete_message_batch(QueueUrl=f"{url}/1/q", Entries=[])
+    assert len(handler.seen) == 2
 
 
 def test_throttling_is_retried_once_then_raised(scripted: tuple[str, type[ScriptedAWS]]) -> None:
