@@ -527,6 +527,13 @@ _stock_validate = Validator.validate
 _stock_method_names = moto_core_responses.method_names_from_class
 
 
+def install_response_patches() -> None:
+    """The service-independent part of 5 (moto's shared ``BaseResponse``): ``inspect.getmembers`` of the handler
+    class cached, request ids from a counter. stack.sqs_speedup applies it to the SQS process too."""
+    moto_core_responses.method_names_from_class = _method_names  # type: ignore[assignment]
+    moto_core_responses.gen_amzn_requestid_long = _request_id  # type: ignore[assignment]
+
+
 def install() -> None:
     """Patch moto's DynamoDB in this process (idempotent). Safe before or after tables exist."""
     global _installed
@@ -543,8 +550,7 @@ def install() -> None:
     Validator.validate = _validate  # type: ignore[method-assign]
     UpdateExpressionValidator.get_ast_processors = _update_processors  # type: ignore[method-assign]
     ddb_validators.deepcopy = _copy_tree  # type: ignore[attr-defined]
-    moto_core_responses.method_names_from_class = _method_names  # type: ignore[assignment]
-    moto_core_responses.gen_amzn_requestid_long = _request_id  # type: ignore[assignment]
+    install_response_patches()
     ddb_models.copy = _backend_copy  # type: ignore[assignment]
     DynamoDBBackend.update_item = _update_item  # type: ignore[method-assign]
     Item.__init__ = _item_init  # type: ignore[method-assign]

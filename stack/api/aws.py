@@ -1,11 +1,18 @@
 """The API's AWS clients: one boto3 client per service, created once (boto3 clients are thread-safe), called
 from a bounded thread pool so the event loop never blocks, with short timeouts and few retries so an
 unavailable dependency turns into a fast 503 instead of a hung request.
+
+DynamoDB, SQS and Secrets Manager calls go through the worker's botocore-free wire client (stack/worker/wire.py:
+same method names, shapes, errors and standard retries; operations it does not cover, e.g. TransactWriteItems,
+fall back to the boto3 client it wraps, whose User-Agent is computed once). Why: botocore's per-call machinery
+was ~55 % of the API process's CPU on the submit path (py-spy, bench/bench_hotpath.py at 100 syncs/s).
+``SWSIM_API_CLIENT=boto3`` in the API's environment serves every call with plain boto3, as before.
 """
 from __future__ import annotations
 
 import asyncio
 import functools
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, TypeVar
@@ -18,6 +25,7 @@ from stack.api.errors import DependencyUnavailable
 from stack.config import StackConfig
 
 T = TypeVar("T")
+CLIENT_SWITCH = "SWSIM_API_CLIENT"   # "boto3": no wire client (comparison, or a suspected wire-client bug)
 
 # Codes that mean "the dependency is unhealthy or overloaded", as opposed to a request we got wrong.
 UNAVAILABLE_CODES = frozenset({
@@ -67,7 +75,7 @@ class AwsClients:
             extra = {"endpoint_url": endpoints[name]} if name in endpoints else {}
             # SigV4 for S3 so presigned export URLs carry X-Amz-Expires (1 h) as on real AWS.
             merged = botocore_config.merge(Config(signature_version="s3v4")) if name == "s3" else botocore_config
-            return session.client(name, config=merged, **extra)
+            return lean(session.client(name, config=merged, **extra), botocore_config)
 
         return cls(dynamodb=client("dynamodb"), sqs=client("sqs"), s3=client("s3"),
                    secrets=client("secretsmanager"),
@@ -100,6 +108,28 @@ class AwsClients:
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def use_wire_client() -> bool:
+    choice = os.environ.get(CLIENT_SWITCH, "wire").strip().lower()
+    if choice not in ("wire", "boto3", ""):
+        raise ValueError(f"{CLIENT_SWITCH} must be 'wire' or 'boto3', not {choice!r}")
+    return choice != "boto3"
+
+
+def lean(client: Any, config: Config) -> Any:
+    """``client`` with a User-Agent computed once and, for the AWS JSON protocols (not S3), behind the wire
+    client with the same timeouts, pool size and attempts."""
+    from stack.worker.aws import _credentials_of, _freeze_user_agent
+
+    _freeze_user_agent(client)
+    if not use_wire_client() or client.meta.service_model.protocol != "json":
+        return client
+    from stack.worker.wire import WireClient
+
+    return WireClient(client, credentials=_credentials_of(client), pool=config.max_pool_connections,
+                      connect_timeout=config.connect_timeout, read_timeout=config.read_timeout,
+                      max_attempts=config.retries["total_max_attempts"])
 
 
 def error_code(exc: ClientError) -> str:
