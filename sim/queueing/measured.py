@@ -12,11 +12,14 @@ time). All of it goes to ``sync_jobs.json`` in the run directory (format below),
 ``sync_jobs.json`` (``schema_version`` 1): ``queue_t0_epoch`` (epoch s of the queue series' t=0),
 ``worker`` {``processes``, ``concurrency`` (total pollers),
 ``batch_size``}, ``jobs``: list of {``job_id``, ``origin``, ``status``, ``created_at``, ``completed_at``
-(null unless SUCCEEDED), ``version`` (writes of the item: more than 1 means it was retried)}.
+(null unless SUCCEEDED), ``version`` (writes of the item: more than 1 means it was retried), ``received_at`` and
+``started_at`` (null when the worker did not record them: runs before it did)}.
 
-What is not recorded: the instant a worker received a job (the worker logs nothing at receive), so service
-times are reconstructed (``reconstruct_service_times``) from the batches' completions and enqueues under the
-model's own assumptions (a free poller takes the oldest message at once). That is stated in every report.
+The worker writes ``receivedAt`` (its first receive of the job) and ``startedAt`` (when the batch that finished
+the job was received) with ``completedAt``. When every succeeded job has ``startedAt``, a batch's service time is
+measured (completion - its start); otherwise it is reconstructed (``reconstruct_service_times``) from the
+batches' completions and enqueues under the model's own assumptions (a free poller takes the oldest message at
+once). That is stated in every report.
 """
 from __future__ import annotations
 
@@ -46,6 +49,8 @@ class JobRecord:
     created_at: float
     completed_at: float | None
     version: int
+    received_at: float | None = None
+    started_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,7 @@ class MeasuredRun:
     queue_time_s: np.ndarray  # queue depth samples (visible + delayed messages)
     queue_depth: np.ndarray
     duration_s: float  # the load run's duration (summary.json run.duration_s)
+    started_s: np.ndarray | None = None  # per job in arrival order, its batch's receive instant; nan if unrecorded
 
     @property
     def succeeded(self) -> int:
@@ -109,7 +115,7 @@ def _scan_jobs(aws_env: Mapping[str, str], table: str) -> list[dict[str, Any]]:
     kwargs: dict[str, Any] = {
         "TableName": table, "FilterExpression": "begins_with(SK, :job)",
         "ExpressionAttributeValues": {":job": {"S": "JOB#"}},
-        "ProjectionExpression": "jobId, origin, #s, createdAt, completedAt, version",
+        "ProjectionExpression": "jobId, origin, #s, createdAt, completedAt, version, receivedAt, startedAt",
         "ExpressionAttributeNames": {"#s": "status"},
     }
     while True:
@@ -130,7 +136,12 @@ def _job_record(item: Mapping[str, Any]) -> JobRecord | None:
         created_at=float(item["createdAt"]),
         completed_at=float(completed) if completed is not None and status == "SUCCEEDED" else None,
         version=int(item.get("version") or 0),
+        received_at=_optional_float(item.get("receivedAt")), started_at=_optional_float(item.get("startedAt")),
     )
+
+
+def _optional_float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def _worker_pool(health_urls: Sequence[str]) -> WorkerPool:
@@ -173,10 +184,11 @@ def measured_from_records(run_dir: Path, t0_epoch: float, worker: WorkerPool, jo
     arrivals = np.array([j.created_at - t0_epoch for j in ordered], dtype=np.float64)
     completed = np.array([math.nan if j.completed_at is None else j.completed_at - t0_epoch for j in ordered])
     e2e = np.where(np.isnan(completed), -1.0, completed - arrivals)
+    started = np.array([math.nan if j.started_at is None else j.started_at - t0_epoch for j in ordered])
     samples = np.array([(float(t), float(v)) for t, v in queue_depth if v is not None and v >= 0]).reshape(-1, 2)
     return MeasuredRun(run_dir=run_dir, t0_epoch=t0_epoch, worker=worker, arrivals_s=arrivals,
                        end_to_end_s=e2e, completed_s=completed, queue_time_s=samples[:, 0],
-                       queue_depth=samples[:, 1], duration_s=duration_s)
+                       queue_depth=samples[:, 1], duration_s=duration_s, started_s=started)
 
 
 # ------------------------------------------------------------------------------------------------ service times
@@ -191,7 +203,8 @@ class ReconstructedBatches:
 
 
 def reconstruct_service_times(run: MeasuredRun) -> ReconstructedBatches:
-    """Batches are the succeeded jobs sharing a completion instant. A batch starts when its last job was enqueued
+    """Batches are the succeeded jobs sharing a completion instant. A batch starts at its jobs' ``startedAt``
+    (the worker's receive of the batch) when every job has one. Otherwise it starts when its last job was enqueued
     or when one of the ``concurrency`` pollers came free, whichever is later (pollers are handed out in order of
     the batches' earliest possible start, each to the poller that freed first): what the simulator assumes, so
     a reconstructed service time holds the real per-batch work plus SQS's delivery delay, never queueing."""
@@ -199,6 +212,21 @@ def reconstruct_service_times(run: MeasuredRun) -> ReconstructedBatches:
     if not np.any(ok):
         raise UsageError(f"{run.run_dir}: no job succeeded in the run; nothing to take service times from")
     completions, inverse, sizes = np.unique(run.completed_s[ok], return_inverse=True, return_counts=True)
+    if run.started_s is not None and not np.any(np.isnan(run.started_s[ok])):
+        # Recorded by the worker: the batch's receive instant, no inference needed.
+        start_at = np.full(completions.size, np.inf)
+        np.minimum.at(start_at, inverse, run.started_s[ok])
+        durations = completions - np.minimum(start_at, completions)
+    else:
+        durations = _inferred_durations(run, completions, inverse, ok)
+    overhead = batch_overhead_s(sizes, durations)
+    per_job = np.repeat(np.maximum(durations - overhead, 0.0) / sizes, sizes) * 1000.0
+    return ReconstructedBatches(sizes=sizes, durations_s=durations, per_job_ms=np.maximum(per_job, 0.01),
+                                overhead_ms=overhead * 1000.0)
+
+
+def _inferred_durations(run: MeasuredRun, completions: np.ndarray, inverse: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """A batch's start when the worker recorded none: its last job's enqueue or a poller coming free."""
     latest_enqueue = np.full(completions.size, -np.inf)
     np.maximum.at(latest_enqueue, inverse, run.arrivals_s[ok])
     order = np.argsort(latest_enqueue, kind="stable")
@@ -209,10 +237,7 @@ def reconstruct_service_times(run: MeasuredRun) -> ReconstructedBatches:
         start = min(start, completions[index])  # clock skew between processes cannot make a duration negative
         durations[index] = completions[index] - start
         heapq.heappush(free_at, completions[index])
-    overhead = batch_overhead_s(sizes, durations)
-    per_job = np.repeat(np.maximum(durations - overhead, 0.0) / sizes, sizes) * 1000.0
-    return ReconstructedBatches(sizes=sizes, durations_s=durations, per_job_ms=np.maximum(per_job, 0.01),
-                                overhead_ms=overhead * 1000.0)
+    return durations
 
 
 def batch_overhead_s(sizes: np.ndarray, durations: np.ndarray) -> float:

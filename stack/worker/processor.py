@@ -70,6 +70,11 @@ class Job:
     throttle_attempts: int
     correlation_id: str
     parse_error: str = ""
+    # When this worker's ReceiveMessage returned the batch (the service of this attempt began), and when any worker
+    # first received the message (SQS's ApproximateFirstReceiveTimestamp when the receive asked for it, else this
+    # receive). Written on the job item as startedAt / receivedAt, in the write the worker makes anyway.
+    received_at: float = 0.0
+    first_received_at: float = 0.0
 
     @property
     def attempt(self) -> int:
@@ -133,7 +138,8 @@ class BatchProcessor:
     def process(self, messages: list[dict[str, Any]]) -> list[JobResult]:
         if FAULTY == "delete_before_write":  # a deliberately broken worker for the chaos harness's tests
             self._requeuer.delete([(m["MessageId"], m["ReceiptHandle"]) for m in messages])
-        jobs = [parse_message(m) for m in messages]
+        received_at = time.time()
+        jobs = [parse_message(m, received_at) for m in messages]
         self._counters.add("received", len(jobs))
         results: list[JobResult] = []
         lockable: list[Job] = []
@@ -310,7 +316,7 @@ class BatchProcessor:
         items: list[dict] = []
         job_item = state.get((pk, job_sk(r.job.job_id)))
         if job_item is not None or outcome.items_written:
-            items.append(_job_item(job_item, body, "SUCCEEDED", now, outcome=outcome))
+            items.append(_job_item(job_item, r.job, "SUCCEEDED", now, outcome=outcome))
         if outcome.cursor_advanced:
             config_key = (pk, sync_config_sk(str(body["sourceConnectionId"]), str(body["dataType"])))
             items.append(self._config_item(state.get(config_key), body, outcome.new_cursor, now))
@@ -323,7 +329,7 @@ class BatchProcessor:
         items: list[dict] = []
         if r.kind is Kind.PERMANENT or last_receive:
             status = "DEAD_LETTERED" if last_receive else "FAILED"
-            items.append(_job_item(state.get((pk, job_sk(r.job.job_id))), body, status, now, error=r.reason))
+            items.append(_job_item(state.get((pk, job_sk(r.job.job_id))), r.job, status, now, error=r.reason))
         if r.revoked_connection is not None and r.revoked_connection.get("status") != "needs_reauth":
             connection = dict(r.revoked_connection)
             connection.update(status="needs_reauth", ReAuthStatus="NEEDS_REAUTH", reauthReason=r.reason[:200],
@@ -422,9 +428,15 @@ class BatchProcessor:
 
 
 # --- helpers ------------------------------------------------------------------------------------------------
-def parse_message(message: dict[str, Any]) -> Job:
+def parse_message(message: dict[str, Any], received_at: float | None = None) -> Job:
     attributes = message.get("MessageAttributes") or {}
-    receive_count = int((message.get("Attributes") or {}).get("ApproximateReceiveCount", "1"))
+    system = message.get("Attributes") or {}
+    receive_count = int(system.get("ApproximateReceiveCount", "1"))
+    received_at = time.time() if received_at is None else received_at
+    try:
+        first_received_at = min(received_at, int(system["ApproximateFirstReceiveTimestamp"]) / 1000.0)
+    except (KeyError, TypeError, ValueError):
+        first_received_at = received_at
     throttles = int(attributes.get(THROTTLE_ATTEMPTS_ATTRIBUTE, {}).get("StringValue") or 0)
     correlation_id = str(attributes.get("correlationId", {}).get("StringValue") or "")
     try:
@@ -437,7 +449,7 @@ def parse_message(message: dict[str, Any]) -> Job:
     if not isinstance(body, dict):
         body, error = {}, "malformed job message: not an object"
     correlation_id = correlation_id or str(body.get("correlationId") or "")
-    return Job(message, body, receive_count, throttles, correlation_id, error)
+    return Job(message, body, receive_count, throttles, correlation_id, error, received_at, first_received_at)
 
 
 def _state_keys(job: Job) -> list[tuple[str, str]]:
@@ -466,8 +478,9 @@ def _revoked_connection(exc: TokenRevoked, source: dict | None, destination: dic
     return getattr(exc, "connection", None) or source
 
 
-def _job_item(existing: dict | None, body: Mapping[str, Any], status: str, now: float, *,
+def _job_item(existing: dict | None, job: Job, status: str, now: float, *,
               outcome: SyncOutcome | None = None, error: str = "") -> dict:
+    body = job.body
     item = dict(existing) if existing else {
         "PK": user_pk(str(body["userId"])), "SK": job_sk(str(body["jobId"])), "jobId": body["jobId"],
         "userId": body["userId"], "idempotencyKey": body["idempotencyKey"],
@@ -475,6 +488,10 @@ def _job_item(existing: dict | None, body: Mapping[str, Any], status: str, now: 
         "dataType": body["dataType"], "createdAt": body.get("requestedAt") or now, "origin": body.get("origin", ""),
         "version": 0}
     item.update(status=status, updatedAt=now, version=int(item.get("version") or 0) + 1)
+    # receivedAt: the first receive (an earlier write's value is kept); startedAt: this attempt's batch was received,
+    # so completedAt - startedAt is the batch's service time as capacity validation needs it (sim/queueing/measured.py).
+    item["receivedAt"] = min(float(item.get("receivedAt") or job.first_received_at), job.first_received_at)
+    item["startedAt"] = job.received_at
     if outcome is not None:
         item.update(itemsWritten=outcome.items_written + outcome.items_in_sync, itemsListed=outcome.listed,
                     progress={"totalChunks": 1, "processedChunks": 1, "failedChunks": 0}, completedAt=now)

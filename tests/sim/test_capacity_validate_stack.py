@@ -48,6 +48,8 @@ def test_the_run_records_what_the_simulator_needs(measured_run: Path) -> None:
     succeeded = [j for j in record["jobs"] if j["status"] == "SUCCEEDED"]
     assert len(succeeded) >= 5
     assert all(j["completed_at"] > j["created_at"] for j in succeeded)
+    # the worker's own receive instants: service times are measured, not inferred
+    assert all(j["created_at"] <= j["received_at"] <= j["started_at"] <= j["completed_at"] for j in succeeded)
     summary = json.loads((measured_run / "summary.json").read_text())
     assert summary["series"]["queue_depth"]
 
