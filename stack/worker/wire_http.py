@@ -42,10 +42,11 @@ class _Connection:
     def dropped(self) -> bool:
         """True when the server closed (or wrote to) this idle connection: not safe to reuse."""
         try:
-            readable, _, _ = select.select([self.sock], [], [], 0)
+            poller = select.poll()   # not select.select: no 1024-descriptor limit
+            poller.register(self.sock, select.POLLIN | select.POLLERR | select.POLLHUP)
+            return bool(poller.poll(0))
         except (OSError, ValueError):
             return True
-        return bool(readable)
 
     def close(self) -> None:
         try:
