@@ -10,8 +10,9 @@ Adaptive polling: for providers without webhooks (``scheduler.preflight_provider
 nothing new means no job, only the advance. When the check itself cannot run (no token, provider or Secrets
 Manager trouble) the job is enqueued anyway: the worker knows how to wait.
 
-TTL: after the scheduling, each pass runs the TTL sweeper (stack/scheduler/ttlsweep.py) when DynamoDB is not AWS
-itself (moto never expires items); a sweep that fails is logged and never fails the pass.
+TTL: after the scheduling, the first pass and then one pass every ``scheduler.ttl_sweep_interval_s`` run the TTL
+sweeper (stack/scheduler/ttlsweep.py) when DynamoDB is not AWS itself (moto never expires items); a sweep that
+fails is logged and never fails the pass.
 
 Jobs are enqueued BEFORE the advance. A crash in between re-enqueues on the next pass with the same idempotency
 key (derived from the config and the slot's NextSyncTimestamp), which the worker drops as a duplicate.
@@ -29,6 +30,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from stack import schema
 from stack.config import StackConfig
 from stack.providers import HttpProvider, ProviderError
+from stack.scheduler.ttlsweep import INTERVAL_S as SWEEP_INTERVAL_S
 from stack.scheduler.ttlsweep import TtlSweeper
 from stack.service_main import PollingService, send_jobs
 from stack.worker.credentials import CredentialStore, CredentialsUnavailable, SecretNotFound
@@ -64,6 +66,8 @@ class Scheduler(PollingService):
         self.providers = providers or {}
         self.credentials = credentials
         self.sweeper = sweeper
+        self.sweep_interval_s = float(tuning.get("ttl_sweep_interval_s", SWEEP_INTERVAL_S))
+        self._next_sweep = 0.0   # monotonic; 0: the first pass sweeps
         self.shards = int(tuning.get("shards", 16))
         self.intervals = {"PRO": int(tuning.get("pro_interval_s", 900)), "FREE": int(tuning.get("free_interval_s", 86400))}
         self.preflight = set(tuning.get("preflight_providers", ["garmin"]))
@@ -83,8 +87,9 @@ class Scheduler(PollingService):
         return result
 
     def _sweep(self, now: float) -> int:
-        if self.sweeper is None:
+        if self.sweeper is None or time.monotonic() < self._next_sweep:
             return 0
+        self._next_sweep = time.monotonic() + self.sweep_interval_s
         try:
             swept = self.sweeper.sweep(now)
         except (ClientError, BotoCoreError) as exc:

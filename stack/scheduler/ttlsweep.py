@@ -12,10 +12,18 @@ The sweeper (run by the scheduler, once per pass) does what DynamoDB's TTL proce
   at most ``items_per_pass`` items EVALUATED per pass: the cost per pass is bounded whatever the table's size
   (moto filters in Python, so a full-table Scan every minute would compete with the hot path); a full cycle over
   the table takes ``table items / items_per_pass`` passes;
-- a conditional ``DeleteItem`` per expired item (``ttl < now`` again), not a BatchWriteItem: a lock or journal
-  item can be re-taken between our Scan and our delete (taking it sets a new ``ttl``), and an unconditional delete
-  would drop a live lock. DynamoDB's own TTL deletions never delete an item whose ``ttl`` moved into the future.
-  The deletes of a pass are bounded too (``max_deletes_per_pass``).
+- deletes bounded per pass (``max_deletes_per_pass``): items that can be re-taken (the config locks
+  ``LOCK#...`` and the refresh journal ``TOKENREFRESH##...``: taking one sets a new ``ttl``) get a conditional
+  ``DeleteItem`` each (``ttl < now`` again), since an unconditional delete between our Scan and the delete would
+  drop a live lock (DynamoDB's own TTL deletions never delete an item whose ``ttl`` moved into the future). The
+  rest (IDEM## marks, Idempotency-Key records, jobs, exports: written once, never given a later ``ttl``) go in
+  BatchWriteItem deletes of 25, ~16x cheaper per item on moto.
+
+Cost on moto (measured, stock moto in-process on the shared 2-core machine, 10,000 items): a Scan page costs
+~2.5 s whatever its ``Limit`` (moto filters the whole table for every page), a conditional DeleteItem ~40 ms, a
+delete inside a BatchWriteItem ~2.4 ms. So the scheduler sweeps every ``scheduler.ttl_sweep_interval_s`` (600 s,
+and on its first pass), one page of ``items_per_pass`` (1,000) per sweep: the TTLs here are 24 h and more, so a
+10-minute granularity is plenty, and the hot path's DynamoDB process loses well under 1 % of a core to it.
 
 Disabled (``scheduler.ttl_sweep``: ``auto``, the default) when DynamoDB is real AWS (no endpoint override, or an
 ``amazonaws.com`` endpoint): there the service expires items and a sweeper would only add cost. ``on`` / ``off``
@@ -34,11 +42,14 @@ from botocore.exceptions import ClientError
 
 from stack.aws_clients import endpoint_for
 from stack.schema import PK, SK, TTL_ATTRIBUTE
+from stack.worker.ddb import batch_write
 
 log = logging.getLogger("syncwell.scheduler.ttlsweep")
-ITEMS_PER_PASS = 2000
+ITEMS_PER_PASS = 1000         # one Scan page (DynamoDB's own page limit is 1 MB; moto's cost is per page)
 MAX_DELETES_PER_PASS = 500
+INTERVAL_S = 600.0
 DELETE_PARALLELISM = 4
+LEASED_PREFIXES = ("LOCK#", "TOKENREFRESH##")   # items a writer may re-take, giving them a later ttl
 
 
 @dataclass
@@ -91,9 +102,14 @@ class TtlSweeper:
                 break
         expired = expired[:self._max_deletes]   # the rest is found again on the next cycle
         result.expired = len(expired)
-        if expired:
+        leased = [key for key in expired if _leased(key)]
+        plain = [{PK: key[PK]["S"], SK: key[SK]["S"]} for key in expired if not _leased(key)]
+        if plain:
+            batch_write(self._ddb, self._table, [], plain)
+            result.deleted += len(plain)
+        if leased:
             with ThreadPoolExecutor(DELETE_PARALLELISM) as pool:
-                result.deleted = sum(pool.map(lambda key: self._delete(key, now), expired))
+                result.deleted += sum(pool.map(lambda key: self._delete(key, now), leased))
         self.total_deleted += result.deleted
         return result
 
@@ -107,3 +123,7 @@ class TtlSweeper:
                 return 0   # re-taken (a lock) or already gone since the Scan: not expired any more
             raise
         return 1
+
+
+def _leased(key: dict[str, Any]) -> bool:
+    return any(str(key[name].get("S", "")).startswith(LEASED_PREFIXES) for name in (PK, SK))

@@ -8,6 +8,7 @@ import time
 import uuid
 
 from stack import schema
+from stack.scheduler.__main__ import build
 from stack.scheduler.ttlsweep import TtlSweeper, sweep_enabled
 
 from .harness import service_env
@@ -36,10 +37,11 @@ def test_expired_items_go_in_one_pass_unexpired_and_ttl_less_stay(make_stack):
     user = schema.user_pk(f"u_{uuid.uuid4().hex[:8]}")
     stack.put({"PK": user, "SK": schema.job_sk("job_old"), "status": "SUCCEEDED", schema.TTL_ATTRIBUTE: now - 1})
     expired.append((user, schema.job_sk("job_old")))
-    alive = _items(stack, now + 3600, 2) + _items(stack, None, 2)
+    expired += _items(stack, now - 60, 1, prefix="LOCK#")  # a leased kind: deleted conditionally, one by one
+    alive = _items(stack, now + 3600, 2) + _items(stack, None, 2) + _items(stack, now + 3600, 1, prefix="LOCK#")
     result = TtlSweeper(stack.ddb, stack.config.table_name).sweep()
-    assert (result.expired, result.deleted, result.cycle_complete) == (4, 4, True)
-    assert _present(stack, expired) == 0 and _present(stack, alive) == 4
+    assert (result.expired, result.deleted, result.cycle_complete) == (5, 5, True)
+    assert _present(stack, expired) == 0 and _present(stack, alive) == 5
 
 
 def test_each_pass_is_bounded_and_resumes_where_the_last_stopped(make_stack):
@@ -76,6 +78,19 @@ def test_scheduler_pass_sweeps_through_the_running_process(make_stack, tmp_path)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout.strip().splitlines()[-1])["ttl_deleted"] == 2
     assert _present(stack, expired) == 0 and _present(stack, alive) == 1
+
+
+def test_the_scheduler_sweeps_on_its_first_pass_then_once_per_interval(make_stack):
+    stack = make_stack({"scheduler": {"ttl_sweep_interval_s": 3600}})
+    now = int(time.time())
+    first = _items(stack, now - 60, 2)
+    scheduler = build(stack.config)
+    assert scheduler.run_pass().ttl_deleted == 2 and _present(stack, first) == 0
+    second = _items(stack, now - 60, 1)
+    assert scheduler.run_pass().ttl_deleted == 0 and _present(stack, second) == 1  # within the interval
+    scheduler.sweep_interval_s = 0.0
+    scheduler._next_sweep = 0.0
+    assert scheduler.run_pass().ttl_deleted == 1 and _present(stack, second) == 0
 
 
 def test_off_on_real_aws_on_for_local_endpoints():
