@@ -15,9 +15,9 @@ replication is AWS's, not the application's), one moto serving both regions (the
 Faults, on the control API: ``POST /pause`` / ``/resume`` (AWS FIS ``aws:dynamodb:global-table-pause-replication``:
 changes are kept and flow on resume), ``PUT|DELETE /regions/{region}/down`` (a region that is down neither sends
 nor receives; its unreplicated changes wait until it is back, as they would in AWS), ``PUT /config {"lag_s"}``.
-``GET /status``: per direction the captured, applied and LWW-dropped changes, pending ones (count, oldest write's
-age) and replication latency percentiles. Ready line: ``SWSIM-READY {"service": "replicator", "url": control,
-"capture": {region: url}}``.
+``GET /status``: per direction the captured, applied, LWW-dropped and coalesced changes, pending ones (count,
+oldest write's age) and replication latency percentiles. Ready line: ``SWSIM-READY {"service": "replicator",
+"url": control, "capture": {region: url}}``.
 """
 from __future__ import annotations
 
@@ -62,7 +62,8 @@ class Direction:
     pending: collections.deque[Change] = field(default_factory=collections.deque)
     captured: int = 0
     applied: int = 0
-    dropped_lww: int = 0
+    dropped_lww: int = 0     # lost to a newer write the destination holds (last writer wins)
+    coalesced: int = 0       # already there: an earlier copy of the item carried this change too
     errors: int = 0
     latencies: collections.deque[float] = field(default_factory=lambda: collections.deque(maxlen=LATENCY_WINDOW))
     last_applied_ts: float | None = None   # write time of the newest change applied
@@ -77,7 +78,7 @@ class Direction:
             (lambda q: None)
         oldest = self.pending[0].ts if self.pending else None
         return {"captured": self.captured, "applied": self.applied, "dropped_lww": self.dropped_lww,
-                "errors": self.errors, "pending": len(self.pending),
+                "coalesced": self.coalesced, "errors": self.errors, "pending": len(self.pending),
                 "oldest_pending_ts": oldest, "oldest_pending_age_s": None if oldest is None else round(now - oldest, 3),
                 "latency_p50_s": pct(0.5), "latency_p99_s": pct(0.99), "latency_max_s": ordered[-1] if ordered else None,
                 "last_applied_ts": self.last_applied_ts}
@@ -169,7 +170,11 @@ class Replicator:
             versions = {key: version_of(images.get(key)) or self.ledger.version(direction.source, key)
                         or Version(latest[key].ts, direction.source) for key in chunk}
             winners = [key for key in chunk if self.ledger.should_apply(direction.destination, key, versions[key])]
-            direction.dropped_lww += len(chunk) - len(winners)
+            for key in set(chunk) - set(winners):
+                if self.ledger.version(direction.destination, key) == versions[key]:
+                    direction.coalesced += 1      # an earlier copy of the item already carried this change
+                else:
+                    direction.dropped_lww += 1
         # Each write is conditional on the destination's version: DynamoDB decides, atomically, so a local write
         # landing after the read above is never overwritten by this older image.
         client = self.clients[direction.destination]
@@ -184,9 +189,11 @@ class Replicator:
                     continue
                 if versions[key].newer_than(self.ledger.version(direction.destination, key)):
                     self.ledger.applied(direction.destination, key, versions[key])
+                if outcome == SAME:
+                    direction.coalesced += 1
+                    continue
                 direction.applied += 1
-                if outcome == APPLIED:
-                    direction.latencies.append(now - latest[key].ts)
+                direction.latencies.append(now - latest[key].ts)
                 direction.last_applied_ts = max(direction.last_applied_ts or 0.0, latest[key].ts)
 
     def _put_if_newer(self, client: Any, key: ItemKey, image: dict[str, Any] | None, version: Version) -> str:

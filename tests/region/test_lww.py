@@ -143,7 +143,7 @@ def test_a_local_write_landing_between_the_replicator_s_read_and_its_put_is_not_
     direction = replicator.directions[(E, W)]
     replicator.apply(direction, replicator.due_changes(direction, now=1e12))
     assert _held(clients[W]) == "local-west"
-    assert (direction.applied, direction.dropped_lww, direction.errors) == (0, 1, 0)
+    assert (direction.applied, direction.dropped_lww, direction.coalesced, direction.errors) == (0, 1, 0, 0)
     # The local write, replicated the other way, wins in the first region: both converge on it.
     replicator._batch_get = read  # type: ignore[method-assign]
     replicator.captured(W, [KEY], 100.5)
@@ -198,3 +198,26 @@ def test_a_stamped_update_expression_is_valid_and_keeps_the_application_s_change
         plain = client.get_item(TableName=TABLE, Key=ITEM_KEY)["Item"]
         assert version_of(stamped) == Version(7.25, E), expression
         assert {k: val for k, val in stamped.items() if not k.startswith("aws:rep:")} == plain, expression
+
+
+@mock_aws
+def test_a_change_an_earlier_copy_already_carried_is_coalesced_not_a_conflict() -> None:
+    clients = _tables()
+    replicator = Replicator(TABLE, "http://127.0.0.1:9", [E, W], 0.0, 0.0, 1)
+    replicator.clients = clients
+    clients[E].put_item(TableName=TABLE, Item=_image("v1", Version(50.0, E)))
+    replicator.captured(E, [KEY], 50.0)
+    direction = replicator.directions[(E, W)]
+    first = replicator.due_changes(direction, now=1e12)
+    # The item is written again before the first change is copied: the copy reads the newest image (v2) ...
+    clients[E].put_item(TableName=TABLE, Item=_image("v2", Version(51.0, E)))
+    replicator.captured(E, [KEY], 51.0)
+    replicator.apply(direction, first)
+    # ... so the second change finds its version already there (the ledger knows it; so would the condition).
+    replicator.apply(direction, replicator.due_changes(direction, now=1e12))
+    assert _held(clients[W]) == "v2"
+    assert (direction.applied, direction.coalesced, direction.dropped_lww, replicator.ledger.conflicts) == (1, 1, 0, 0)
+    replicator.ledger.versions[W].clear()     # the ledger forgot (a replicator restart): DynamoDB still knows
+    replicator.captured(E, [KEY], 51.0)
+    replicator.apply(direction, replicator.due_changes(direction, now=1e12))
+    assert (direction.applied, direction.coalesced, direction.dropped_lww) == (1, 2, 0)
