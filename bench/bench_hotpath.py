@@ -428,7 +428,7 @@ def print_summary(stack: Stack, result: RunResult, drained: Snapshot, jobs: dict
     print(f"mix: {written / processed:.2f} items written and {calls / processed:.2f} third-party calls per "
           f"processed job ({processed} processed, {written} items, {calls} calls)" + share)
     other = {k: delta(total.before, drained, k) for k in ("retried", "failed", "dead_lettered", "busy_locks",
-                                                              "throttled_delays", "duplicates_dropped")}
+                                                         "throttled_delays", "duplicates_dropped", "token_refreshes")}
     print("worker: " + ", ".join(f"{k} {v}" for k, v in other.items()))
 
 
@@ -495,8 +495,10 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     appconfig = {"api": {"ip_limit": 100_000_000},
                  "token_buckets": {p: {"rate_per_s": 5000, "burst": 5000} for p in PROVIDERS}}
+    # Access tokens live 10 fake years: the fast-forwarded fake clock would otherwise expire them (6-24 h) every
+    # few real seconds, and every sync would refresh its tokens (a rare event in real use).
     fake_config = {"history_days": 1, "heavy_bytes": 20_000, "rate_limits": {"enabled": False},
-                   "webhook_auto": False}
+                   "webhook_auto": False, "access_ttl": 10 * 365 * 86400}
     with Stack.start(users=args.users, worker_concurrency=args.concurrency, fake_config=fake_config,
                      appconfig=appconfig, deadline_s=180, fault_proxies=not args.direct,
                      dns_names=not args.direct) as stack:
