@@ -16,15 +16,16 @@ from stack.providers import make_clients
 from stack.worker.credentials import CredentialStore
 from stack.worker.refreshjournal import RefreshJournal, journal_key
 
-from .harness import client
+from .harness import client, wait_for
 from .test_worker_happy import _new_pair
 
 
 def _worker_credentials(stack: Any, refreshes: list[str]) -> CredentialStore:
-    """What one worker process has: its own clients, cache and journal handle."""
+    """What one worker process has: its own clients, cache and journal handle. A long lock wait: on a loaded
+    machine the other holder's refresh may take more than the worker's 3 s (then a job is retried, not failed)."""
     providers = make_clients(stack.config.provider_urls, lambda _provider: None)
     return CredentialStore(client("secretsmanager"), providers, on_refresh=refreshes.append,
-                           journal=RefreshJournal(client("dynamodb"), stack.config.table_name))
+                           journal=RefreshJournal(client("dynamodb"), stack.config.table_name), lock_wait_s=60)
 
 
 def _expire(stack: Any, user_id: str, connection_id: str) -> dict[str, Any]:
@@ -132,3 +133,21 @@ def _refresh_calls(strava: Any) -> int:
 def _key(secret: str) -> dict[str, str]:
     key = journal_key(secret)
     return {"pk": key["PK"], "sk": key["SK"]}
+
+
+def test_a_job_whose_connection_another_worker_is_refreshing_waits_and_is_not_failed(make_stack, strava):
+    stack = make_stack()
+    user_id, src, dst, _, _ = _new_pair(stack, strava)
+    old = _expire(stack, user_id, src)
+    secret = schema.connection_secret_name(user_id, src)
+    other = RefreshJournal(stack.ddb, stack.config.table_name)
+    assert other.acquire(secret, "another-worker") is not None  # a live refresher holds the lock (30 s lease)
+    worker = stack.start_worker(concurrency=1)
+    job_id = stack.submit(stack.job_message(user_id, src, dst))
+    wait_for(lambda: worker.counters.snapshot()["busy_locks"] >= 1, 60, what="the job to wait for the refresh lock")
+    assert stack.job(user_id, job_id)["status"] == "QUEUED"
+    other.release(secret, "another-worker")  # it finished without storing anything new
+    stack.wait_job(user_id, job_id)
+    counters = worker.counters.snapshot()
+    assert counters["retried"] == 0 and counters["token_refreshes"] == 1
+    assert stack.tokens(user_id, src)["refreshToken"] != old["refreshToken"]
