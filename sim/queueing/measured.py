@@ -200,6 +200,7 @@ class ReconstructedBatches:
     durations_s: np.ndarray  # batch start (reconstructed) to its completion
     per_job_ms: np.ndarray  # each batch's duration less the overhead, split over its jobs: per-job draws
     overhead_ms: float  # per-batch fixed time (least squares of duration on batch size; 0 when not identifiable)
+    recorded: bool = False  # True: starts are the worker's startedAt; False: inferred under the model's assumption
 
 
 def reconstruct_service_times(run: MeasuredRun) -> ReconstructedBatches:
@@ -212,7 +213,8 @@ def reconstruct_service_times(run: MeasuredRun) -> ReconstructedBatches:
     if not np.any(ok):
         raise UsageError(f"{run.run_dir}: no job succeeded in the run; nothing to take service times from")
     completions, inverse, sizes = np.unique(run.completed_s[ok], return_inverse=True, return_counts=True)
-    if run.started_s is not None and not np.any(np.isnan(run.started_s[ok])):
+    recorded = run.started_s is not None and not np.any(np.isnan(run.started_s[ok]))
+    if recorded:
         # Recorded by the worker: the batch's receive instant, no inference needed.
         start_at = np.full(completions.size, np.inf)
         np.minimum.at(start_at, inverse, run.started_s[ok])
@@ -222,7 +224,7 @@ def reconstruct_service_times(run: MeasuredRun) -> ReconstructedBatches:
     overhead = batch_overhead_s(sizes, durations)
     per_job = np.repeat(np.maximum(durations - overhead, 0.0) / sizes, sizes) * 1000.0
     return ReconstructedBatches(sizes=sizes, durations_s=durations, per_job_ms=np.maximum(per_job, 0.01),
-                                overhead_ms=overhead * 1000.0)
+                                overhead_ms=overhead * 1000.0, recorded=bool(recorded))
 
 
 def _inferred_durations(run: MeasuredRun, completions: np.ndarray, inverse: np.ndarray, ok: np.ndarray) -> np.ndarray:

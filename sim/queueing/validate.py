@@ -111,7 +111,9 @@ def validate_run(run: MeasuredRun, *, tolerance: Tolerance = Tolerance(), replic
     median_series = np.median(np.vstack(series), axis=0) if series and run.queue_time_s.size else np.zeros(0)
     depth = check_depth(run.queue_depth, median_series, tolerance)
     notes = [
-        "service times are reconstructed from batch completions (the worker records no receive instant): each "
+        "service times are from the worker's records: each batch runs from its receive (the jobs' startedAt) to "
+        "its completion" if batches.recorded else
+        "service times are reconstructed from batch completions (this run's job items have no startedAt): each "
         "batch starts when its last job was enqueued or a poller came free, so they include SQS's delivery delay",
         "the simulated pool is fixed at the pollers the workers reported; token buckets and failures are not "
         "simulated (their time is inside the measured service times)",
