@@ -127,7 +127,7 @@ class BatchProcessor:
         self._owner = f"{socket.gethostname()}:{os.getpid()}"
         # The API caches the user's CONN# items in Redis; the worker's needs_reauth write must drop that entry.
         # It shares the token buckets' connection pool (same Redis, short timeouts) rather than opening its own.
-        self._config_cache = ConfigCacheInvalidator(getattr(buckets, "_redis", None))
+        self._config_cache = ConfigCacheInvalidator(buckets.redis)
         # Token refreshes lock and write ahead in this table (the processor is where the worker's table is known).
         engine.use_refresh_journal(RefreshJournal(ddb, settings.table))
 

@@ -129,7 +129,8 @@ class WorkerService:
                 response = self.sqs.receive_message(
                     QueueUrl=self.queue_url, MaxNumberOfMessages=self.settings.batch_size,
                     WaitTimeSeconds=self.settings.poll_wait_s, VisibilityTimeout=self.settings.visibility_timeout_s,
-                    AttributeNames=["ApproximateReceiveCount"], MessageAttributeNames=["All"])
+                    AttributeNames=["ApproximateReceiveCount", "ApproximateFirstReceiveTimestamp"],
+                    MessageAttributeNames=["All"])
                 failures = 0
             except (ClientError, BotoCoreError) as exc:
                 failures += 1

@@ -76,5 +76,10 @@ class TokenBuckets:
             wait_s = max(int(wait_ms) / 1000.0, (progress - int(left)) / spec.rate_per_s)
             raise NoToken(provider, "bucket_empty", wait_s)
 
+    @property
+    def redis(self) -> redis.Redis:
+        """The client the buckets use: other small worker writes to the same Redis share its pool and timeouts."""
+        return self._redis
+
     def close(self) -> None:
         self._redis.close()
