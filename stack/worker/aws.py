@@ -4,9 +4,8 @@
 through the trimmed boto3 client below, as before the wire client existed (default ``wire``). S3 (REST, not
 JSON) always uses boto3.
 
-Measured before the wire client:
-
-A botocore call costs ~3 ms of worker CPU on this machine (measured against moto: 3.1 ms per GetItem with the
+The boto3 client (still the fallback for operations the wire client does not send, and for S3). Measured before
+the wire client: a botocore call costs ~3 ms of worker CPU on this machine (measured against moto: 3.1 ms per GetItem with the
 default client, 1.2 ms for the same request sent raw with urllib3), and a sync makes ~2.5 of them, so the
 client's own overhead is most of the worker's CPU per sync. What is trimmed, and why it is safe:
 

@@ -9,7 +9,8 @@ line, headers, then a ``Content-Length`` or chunked body. Measured against moto 
 Errors are botocore's, chosen like botocore's URLLib3Session chooses them: refused / unresolvable ->
 ``EndpointConnectionError``, connect timeout -> ``ConnectTimeoutError``, read timeout -> ``ReadTimeoutError``,
 a connection dropped mid-exchange -> ``ConnectionClosedError``, TLS failures -> ``SSLError``. A pooled connection
-the server closed while idle is detected before reuse (readable with no request outstanding), as urllib3 does.
+the server closed while idle is detected before reuse (readable with no request outstanding), as urllib3 does;
+one closed just as it is reused (the request failed before any byte of a response) is replaced once at once.
 """
 from __future__ import annotations
 
@@ -32,6 +33,10 @@ class WireResponse:
     status: int
     headers: dict[str, str]      # lower-cased names
     body: bytes
+
+
+class _StaleConnection(Exception):
+    """A reused connection failed before any byte of the response came back (its cause: the socket error)."""
 
 
 class _Connection:
@@ -82,11 +87,27 @@ class Transport:
         self._request_line = f"POST {self.path} HTTP/1.1\r\n".encode()
 
     def post(self, headers: dict[str, str], body: bytes) -> WireResponse:
-        connection = self._checkout()
+        request = self._request_line + "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode() + \
+            f"content-length: {len(body)}\r\n\r\n".encode() + body
+        connection, reused = self._checkout()
         try:
-            head = self._request_line + "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode() + \
-                f"content-length: {len(body)}\r\n\r\n".encode()
-            connection.sock.sendall(head + body)
+            return self._exchange(connection, request)
+        except _StaleConnection as stale:
+            if not reused:
+                raise ConnectionClosedError(endpoint_url=self.endpoint_url, error=stale.__cause__,
+                                            request=None) from stale.__cause__
+        # The server closed a pooled connection just as it was reused (nothing of a response came back): once
+        # more on a new connection, as urllib3/http.client-based clients do, instead of spending a retry on it.
+        return self._exchange(self._connect(), request, stale_is_closed=True)
+
+    def _exchange(self, connection: _Connection, request: bytes, stale_is_closed: bool = False) -> WireResponse:
+        got_response = False
+        try:
+            connection.sock.sendall(request)
+            first = connection.reader.peek(1)[:1] if hasattr(connection.reader, "peek") else b"x"
+            if not first:
+                raise ConnectionResetError("connection closed before the response")
+            got_response = True
             response, keep_alive = self._read_response(connection.reader)
         except socket.timeout as exc:
             connection.close()
@@ -96,6 +117,8 @@ class Transport:
             raise SSLError(endpoint_url=self.endpoint_url, error=exc) from exc
         except (OSError, ValueError) as exc:  # reset, EOF mid-response, malformed response
             connection.close()
+            if not got_response and not stale_is_closed and isinstance(exc, OSError):
+                raise _StaleConnection() from exc
             raise ConnectionClosedError(endpoint_url=self.endpoint_url, error=exc, request=None) from exc
         if keep_alive:
             self._checkin(connection)
@@ -111,14 +134,15 @@ class Transport:
 
     # --- connections ----------------------------------------------------------------------------------------
 
-    def _checkout(self) -> _Connection:
+    def _checkout(self) -> tuple[_Connection, bool]:
+        """A pooled connection still open (True: reused), else a new one (False)."""
         while True:
             with self._lock:
                 connection = self._idle.pop() if self._idle else None
             if connection is None:
-                return self._connect()
+                return self._connect(), False
             if not connection.dropped():
-                return connection
+                return connection, True
             connection.close()
 
     def _checkin(self, connection: _Connection) -> None:

@@ -17,7 +17,8 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials as BotoCredentials
-from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, ReadTimeoutError
+from botocore.exceptions import (BotoCoreError, ClientError, ConnectionClosedError, EndpointConnectionError,
+                                 ReadTimeoutError)
 from moto.server import ThreadedMotoServer
 
 from stack.config import StackConfig
@@ -344,7 +345,7 @@ def test_connection_refused_is_the_transient_botocore_error(moto_url: str) -> No
 class ScriptedAWS(http.server.BaseHTTPRequestHandler):
     """HTTP/1.1 keep-alive; answers each POST with the next scripted (status, body, headers[, how]); records the
     requests and the client ports (one per connection). ``how``: "chunked" body, "drop" (close after answering,
-    without saying so), "hang" (never answer)."""
+    without saying so), "hang" (never answer), "discard" (close without answering)."""
     protocol_version = "HTTP/1.1"
     script: list[tuple] = []
     seen: list[dict[str, str]] = []
@@ -359,6 +360,9 @@ class ScriptedAWS(http.server.BaseHTTPRequestHandler):
         status, body, headers, *how = cls.script.pop(0)
         if how == ["hang"]:
             cls.release.wait(30)
+            self.close_connection = True
+            return
+        if how == ["discard"]:          # close without answering: a keep-alive timeout racing the request
             self.close_connection = True
             return
         raw = json.dumps(body).encode()
@@ -417,6 +421,24 @@ def test_a_connection_the_server_dropped_is_not_reused(scripted: tuple[str, type
         time.sleep(0.01)
     assert w.put_events(Entries=[])["n"] == 2
     assert len(handler.seen) == 2 and len(handler.ports) == 2
+
+
+def test_a_pooled_connection_closed_as_it_is_reused_is_replaced_at_once(
+        scripted: tuple[str, type[ScriptedAWS]]) -> None:
+    url, handler = scripted
+    handler.script = [(200, {"n": 1}, {}), (0, {}, {}, "discard"), (200, {"n": 2}, {})]
+    w = wire("events", url, max_attempts=1)                    # not the retry policy: the transport itself
+    assert w.put_events(Entries=[])["n"] == 1
+    assert w.put_events(Entries=[])["n"] == 2
+    assert len(handler.seen) == 3 and len(handler.ports) == 2
+
+
+def test_a_new_connection_closed_without_an_answer_is_connection_closed(
+        scripted: tuple[str, type[ScriptedAWS]]) -> None:
+    url, handler = scripted
+    handler.script = [(0, {}, {}, "discard")]
+    with pytest.raises(ConnectionClosedError):
+        wire("events", url, max_attempts=1).put_events(Entries=[])
 
 
 def test_read_timeout_is_botocores_after_one_retry(scripted: tuple[str, type[ScriptedAWS]]) -> None:
