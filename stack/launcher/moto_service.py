@@ -5,7 +5,8 @@
 Why our own entry point instead of ``moto_server``: it binds port 0 and announces the real port with the stack's
 readiness line (no port guessing, no race), it routes every request straight to the one service's app (no
 per-request host sniffing under a global lock), and for SQS it applies :mod:`stack.sqs_speedup` before serving so
-a deep backlog does not slow every ReceiveMessage down (``--no-sqs-speedup`` serves stock moto, for comparison).
+a deep backlog does not slow every ReceiveMessage down, and serves it on the lean HTTP server below (1.7 -> 1.0 ms
+CPU per SQS call; ``--no-sqs-speedup`` serves stock moto on werkzeug, for comparison).
 For DynamoDB it applies :mod:`stack.dynamodb_speedup` (patched moto, a direct data-plane path and a lean HTTP
 server: ~5x less CPU per worker job); ``--no-dynamodb-speedup`` or env ``SWSIM_DYNAMODB_SPEEDUP=0`` serves stock.
 """
@@ -140,7 +141,9 @@ def main(argv: list[str] | None = None) -> int:
         # One access-log line per call is ~5 % of a served call at hundreds of calls/s (errors are still logged).
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
     serve = serve_gevent if args.server == "gevent" else serve_threaded
-    if args.service == "dynamodb" and args.server == "threaded" and dynamodb_speedup_on:
+    sped_up = dynamodb_speedup_on if args.service == "dynamodb" else args.service == "sqs" and not args.no_sqs_speedup
+    if args.server == "threaded" and sped_up:
+        # werkzeug's request handling is ~30 % of moto SQS's CPU per call; the hot path's two services skip it.
         serve = serve_lean
     serve(app, args.host, args.port, args.service, args.ready_file)
     return 0
