@@ -2,7 +2,7 @@
 from a bounded thread pool so the event loop never blocks, with short timeouts and few retries so an
 unavailable dependency turns into a fast 503 instead of a hung request.
 
-DynamoDB, SQS and Secrets Manager calls go through the worker's botocore-free wire client (stack/worker/wire.py:
+DynamoDB, SQS and Secrets Manager calls go through the botocore-free wire client (stack/awswire:
 same method names, shapes, errors and standard retries; operations it does not cover, e.g. TransactWriteItems,
 fall back to the boto3 client it wraps, whose User-Agent is computed once). Why: botocore's per-call machinery
 was ~55 % of the API process's CPU on the submit path (py-spy, bench/bench_hotpath.py at 100 syncs/s).
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, TypeVar
@@ -21,6 +20,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from stack import awswire
 from stack.api.errors import DependencyUnavailable
 from stack.config import StackConfig
 
@@ -110,26 +110,11 @@ class AwsClients:
         self.executor.shutdown(wait=False, cancel_futures=True)
 
 
-def use_wire_client() -> bool:
-    choice = os.environ.get(CLIENT_SWITCH, "wire").strip().lower()
-    if choice not in ("wire", "boto3", ""):
-        raise ValueError(f"{CLIENT_SWITCH} must be 'wire' or 'boto3', not {choice!r}")
-    return choice != "boto3"
-
-
 def lean(client: Any, config: Config) -> Any:
-    """``client`` with a User-Agent computed once and, for the AWS JSON protocols (not S3), behind the wire
-    client with the same timeouts, pool size and attempts."""
-    from stack.worker.aws import _credentials_of, _freeze_user_agent
-
-    _freeze_user_agent(client)
-    if not use_wire_client() or client.meta.service_model.protocol != "json":
-        return client
-    from stack.worker.wire import WireClient
-
-    return WireClient(client, credentials=_credentials_of(client), pool=config.max_pool_connections,
-                      connect_timeout=config.connect_timeout, read_timeout=config.read_timeout,
-                      max_attempts=config.retries["total_max_attempts"])
+    """``client`` behind the wire client (stack/awswire) with the same timeouts, pool size and attempts."""
+    return awswire.lean(client, switch_env=CLIENT_SWITCH, pool=config.max_pool_connections,
+                        connect_timeout=config.connect_timeout, read_timeout=config.read_timeout,
+                        max_attempts=config.retries["total_max_attempts"])
 
 
 def error_code(exc: ClientError) -> str:

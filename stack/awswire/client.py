@@ -1,4 +1,4 @@
-"""A botocore-free client for the worker's hot-path AWS calls (AWS JSON protocols: SQS, DynamoDB, Secrets
+"""A botocore-free client for hot-path AWS calls (the worker, the API, the DLQ consumer) (AWS JSON protocols: SQS, DynamoDB, Secrets
 Manager, EventBridge), drop-in for the boto3 client it wraps.
 
 Why: a botocore call costs the client ~1.4 ms of CPU (request dict, endpoint ruleset, event hooks, signer,
@@ -7,11 +7,11 @@ client ~0.37 ms, and a sync makes ~1.5 such calls (more for the batch calls' lar
 identical to boto3, so the worker's modules cannot tell the difference:
 
 - method names and request/response shapes (``bytes`` blobs, ``datetime`` timestamps, ``ResponseMetadata``;
-  stack/worker/wire_shapes.py), the wire format (``X-Amz-Target``, ``application/x-amz-json-1.x``, botocore's
-  ``x-amzn-query-mode`` for SQS), SigV4 (stack/worker/wire_sigv4.py), the endpoint (the wrapped client's own,
+  stack/awswire/shapes.py), the wire format (``X-Amz-Target``, ``application/x-amz-json-1.x``, botocore's
+  ``x-amzn-query-mode`` for SQS), SigV4 (stack/awswire/sigv4.py), the endpoint (the wrapped client's own,
   i.e. ``AWS_ENDPOINT_URL_<SERVICE>`` / ``AWS_ENDPOINT_URL`` / config / the region's AWS endpoint) and the
   credentials (the wrapped client's; refreshable ones are re-frozen per call so they still refresh); keep-alive
-  connections (stack/worker/wire_http.py) with the same timeouts;
+  connections (stack/awswire/transport.py) with the same timeouts;
 - errors: ``ClientError`` subclasses from the client's own exception factory, with botocore's error code rules
   (``__type`` after ``#``, the ``x-amzn-query-error`` code for SQS, e.g. ``AWS.SimpleQueueService.NonExistentQueue``)
   and the modeled error members (``Item`` of a ConditionalCheckFailedException with ALL_OLD); transport failures
@@ -42,10 +42,10 @@ from botocore.configprovider import NEW_RETRIES_ENABLED
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from botocore.exceptions import ConnectTimeoutError, HTTPClientError, NoCredentialsError, ReadTimeoutError
 
-from stack.worker.wire_shapes import (OutputPlan, encode_body, fill_idempotency_tokens, idempotency_members,
+from stack.awswire.shapes import (OutputPlan, encode_body, fill_idempotency_tokens, idempotency_members,
                                       output_plan, parse_body)
-from stack.worker.wire_http import Transport, WireResponse
-from stack.worker.wire_sigv4 import Credentials, SigV4Signer
+from stack.awswire.transport import Transport, WireResponse
+from stack.awswire.sigv4 import Credentials, SigV4Signer
 
 # The operations sent directly: everything the worker's modules call (service.py, processor.py, requeue.py,
 # idempotency.py, ddb.py, credentials.py) plus their close relatives. Each is exercised by the wire tests.
@@ -167,7 +167,7 @@ class WireClient:
         def call(**params: Any) -> dict[str, Any]:
             return self._call(operation, params)
         call.__name__ = xform_name(operation.name)
-        call.__doc__ = f"{self._service} {operation.name} (AWS JSON protocol, sent by stack.worker.wire)"
+        call.__doc__ = f"{self._service} {operation.name} (AWS JSON protocol, sent by stack.awswire.client)"
         return call
 
     # --- one call -------------------------------------------------------------------------------------------

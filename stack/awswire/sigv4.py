@@ -1,4 +1,4 @@
-"""AWS Signature Version 4 for the worker's wire client (stack/worker/wire.py), with hmac/hashlib only.
+"""AWS Signature Version 4 for the worker's wire client (stack/awswire/client.py), with hmac/hashlib only.
 
 Why not botocore's ``SigV4Auth``: it builds an ``AWSRequest``, re-parses the URL and copies the headers on every
 call; the worker signs one shape of request (POST, one endpoint, a handful of headers), so the canonical request

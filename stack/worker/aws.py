@@ -1,4 +1,4 @@
-"""AWS clients for the hot path: the wire client (stack/worker/wire.py) over a trimmed boto3 client.
+"""AWS clients for the hot path: the wire client (stack/awswire/client.py) over a trimmed boto3 client.
 
 ``SWSIM_WORKER_CLIENT=boto3`` in the worker's environment turns the wire client off: every call then goes
 through the trimmed boto3 client below, as before the wire client existed (default ``wire``). S3 (REST, not
@@ -19,12 +19,12 @@ that share it, so no call waits for, or re-opens, a connection.
 """
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import boto3
 from botocore.config import Config
 
+from stack.awswire import lean
 from stack.config import StackConfig
 
 
@@ -39,37 +39,5 @@ def hot_path_client(service: str, config: StackConfig, pool: int = 50) -> Any:
     client = boto3.client(service, region_name=config.region, config=Config(
         max_pool_connections=pool, connect_timeout=CONNECT_TIMEOUT_S, read_timeout=READ_TIMEOUT_S,
         parameter_validation=False, retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS}))
-    _freeze_user_agent(client)
-    if not use_wire_client() or client.meta.service_model.protocol != "json":
-        return client
-    from stack.worker.wire import WireClient
-    return WireClient(client, credentials=_credentials_of(client), pool=pool, connect_timeout=CONNECT_TIMEOUT_S,
-                      read_timeout=READ_TIMEOUT_S, max_attempts=MAX_ATTEMPTS)
-
-
-def use_wire_client() -> bool:
-    choice = os.environ.get(CLIENT_SWITCH, "wire").strip().lower()
-    if choice not in ("wire", "boto3", ""):
-        raise ValueError(f"{CLIENT_SWITCH} must be 'wire' or 'boto3', not {choice!r}")
-    return choice != "boto3"
-
-
-def _freeze_user_agent(client: Any) -> None:
-    """Compute the User-Agent once instead of twice per call (botocore internals: skipped if they change)."""
-    creator = getattr(client, "_user_agent_creator", None)
-    rebuild = getattr(creator, "rebuild_and_replace_user_agent_handler", None)
-    if creator is None or rebuild is None:
-        return
-    user_agent = creator.to_string()
-    creator.to_string = lambda: user_agent
-    service_id = client.meta.service_model.service_id.hyphenize()
-    client.meta.events.unregister(f"request-created.{service_id}", rebuild)
-
-
-def _credentials_of(client: Any) -> Any:
-    """The credentials the boto3 client signs with (botocore's accessor, else the default session's: the same
-    object, since the client was made from that session)."""
-    accessor = getattr(client, "_get_credentials", None)
-    if accessor is not None:
-        return accessor()
-    return boto3.DEFAULT_SESSION.get_credentials() if boto3.DEFAULT_SESSION else None
+    return lean(client, switch_env=CLIENT_SWITCH, pool=pool, connect_timeout=CONNECT_TIMEOUT_S,
+                read_timeout=READ_TIMEOUT_S, max_attempts=MAX_ATTEMPTS)

@@ -1,4 +1,4 @@
-"""The worker's botocore-free AWS client (stack/worker/wire.py): SigV4, and every operation it sends itself
+"""The worker's botocore-free AWS client (stack/awswire/client.py): SigV4, and every operation it sends itself
 round-tripped against a moto server over HTTP, compared with what boto3 returns for the same request."""
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ from moto.server import ThreadedMotoServer
 
 from stack.config import StackConfig
 from stack.worker.aws import CLIENT_SWITCH, hot_path_client
-from stack.worker.wire import OPERATIONS, WireClient
-from stack.worker.wire_sigv4 import Credentials, SigV4Signer, signing_key
+from stack.awswire.client import OPERATIONS, WireClient
+from stack.awswire.sigv4 import Credentials, SigV4Signer, signing_key
 
 EXAMPLE_KEY = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
