@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from sim.errors import CheckFailed, SetupError, UsageError
+from sim.errors import CheckFailed, UsageError
 
 DESCRIPTION = """\
 A gameday file (YAML, scenarios/chaos/gamedays/) places catalog experiments on one timeline under one load:
@@ -66,27 +65,8 @@ def region_gameday(args: argparse.Namespace) -> int:
     if args.stack_state is not None:
         raise UsageError(f"{args.file}: a region-outage gameday starts its own two regions; --stack-state does not "
                          f"apply (use 'swsim region up' and 'swsim region rehearse' to keep a pair running)")
-    from stack.launcher.stack import StackStartError
+    from sim.commands.region import execute_rehearsal
     from stack.region.plan import load_plan
-    from stack.region.rehearsal import run_rehearsal
 
     plan = load_plan(args.file, short=args.short)
-    out = args.out or Path("runs/gameday") / plan.name
-    try:
-        result = run_rehearsal(plan, out, log=lambda line: print(f"[region] {line}", file=sys.stderr, flush=True))
-    except StackStartError as exc:
-        raise SetupError(f"the region pair did not start: {exc}") from exc
-    f = result.figures
-    print(f"region-outage {plan.name}: detection {f.get('detection_s')} s, RTO {f.get('rto_s')} s "
-          f"(production-equivalent {f.get('rto_production_equivalent_s')} s), RPO {f.get('rpo_lost_writes')} "
-          f"write(s) / {f.get('rpo_window_s')} s")
-    for seed in result.seeds:
-        verdict = {True: "holds", False: "NOT held", None: "-"}[seed["holds"]]
-        print(f"  seed {seed['seed']} {seed['metric'].upper()} < {seed['limit_s']:g} s: {verdict}")
-    for inv in result.invariants:
-        print(f"  {'held  ' if inv.holds else 'FAILED'} {inv.name}: {inv.detail}")
-    print(f"report: {out / 'report.html'}\njson:   {out / 'report.json'}")
-    if result.exit_code:
-        failed = [inv.name for inv in result.invariants if not inv.holds]
-        raise CheckFailed(f"gameday {plan.name} (region rehearsal) failed: {', '.join(failed)}")
-    return 0
+    return execute_rehearsal(plan, args.out or Path("runs/gameday") / plan.name)

@@ -14,6 +14,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from sim.errors import CheckFailed, SetupError, UsageError
 
@@ -77,21 +78,27 @@ def _overrides(args: argparse.Namespace) -> dict[str, object]:
 
 
 def rehearse_command(args: argparse.Namespace) -> int:
-    from stack.launcher.stack import StackStartError
     from stack.region.plan import load_plan
-    from stack.region.rehearsal import run_rehearsal
 
     load = {k: v for k, v in (("dau", args.dau), ("compress", args.compress)) if v is not None}
     plan = load_plan(args.file, short=args.short).with_overrides(**_overrides(args), **load)
     if plan.dau < 1 or plan.compress <= 0:
         raise UsageError("--dau must be >= 1 and --compress > 0")
-    out = args.out or Path("runs/region") / plan.name
+    return execute_rehearsal(plan, args.out or Path("runs/region") / plan.name, as_json=args.json)
+
+
+def execute_rehearsal(plan: Any, out: Path, as_json: bool = False) -> int:
+    """Run the rehearsal, print its figures (``swsim region rehearse`` and ``swsim gameday`` of a region-outage
+    file), raise CheckFailed when an invariant failed."""
+    from stack.launcher.stack import StackStartError
+    from stack.region.rehearsal import run_rehearsal
+
     try:
         result = run_rehearsal(plan, out, log=lambda line: print(f"[region] {line}", file=sys.stderr, flush=True))
     except StackStartError as exc:
         raise SetupError(f"the region pair did not start: {exc}") from exc
     f = result.figures
-    if args.json:
+    if as_json:
         print(json.dumps({"figures": f, "seeds": result.seeds,
                           "invariants": [i.__dict__ for i in result.invariants]}, indent=2, default=str))
     else:

@@ -47,7 +47,12 @@ def test_a_region_outage_file_runs_the_region_rehearsal_in_its_short_form(
 
     def stand_in(plan: RehearsalPlan, out_dir: Path | None = None, pair: Any = None, log: Any = None) -> Any:
         calls.append((plan, out_dir))
-        return RehearsalResult(plan={}, timeline={}, figures={"detection_s": 1.5, "rto_s": 2.5},
+        return RehearsalResult(plan={}, timeline={}, figures={"detection_s": 1.5, "rto_s": 2.5, "rto_production_equivalent_s": 90.0,
+                                                               "rpo_lost_writes": 1, "rpo_window_s": 0.4,
+                                                               "stranded_jobs": 0, "stranded_finished_after_recovery": 0,
+                                                               "failback_after_recovery_s": 3.0,
+                                                               "first_primary_ack_after_recovery_s": 4.0,
+                                                               "load_requests_by_phase": {}},
                                seeds=[{"seed": "000", "metric": "rto", "limit_s": 900.0, "holds": True}],
                                invariants=[Invariant("dr_serves_after_failover", held, "stand-in")])
 
