@@ -21,6 +21,7 @@ activates compute in the DR region on failover, which the rehearsal does not aut
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -65,6 +66,7 @@ class RegionPair:
         self.options = options
         self.topology: RegionTopology | None = None
         self.rehearsals = 0      # runs on this pair: each draws fresh Idempotency-Keys (else the API replays)
+        _serialize_state_writes(stack)
 
     # ---- construction ----------------------------------------------------------------------------------------
     @classmethod
@@ -212,6 +214,23 @@ class RegionPair:
         assert self.topology is not None
         return {"options": dataclasses.asdict(self.options), "topology": dataclasses.asdict(self.topology),
                 "state_dir": str(self.stack.state_dir)}
+
+
+def _serialize_state_writes(stack: Stack) -> None:
+    """The pair restarts several processes at once (the primary's services onto the capture listener, a region
+    outage's rollback) and each ``restart_process`` rewrites the state file through one fixed ``state.json.tmp``:
+    two at once race (FileNotFoundError in ``os.replace``). One lock around the stack's state writes."""
+    if getattr(stack, "_region_state_lock", None) is not None:
+        return
+    lock = threading.Lock()
+    write = stack._write_state
+
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return write(*args, **kwargs)
+
+    stack._region_state_lock = lock  # type: ignore[attr-defined]
+    stack._write_state = locked  # type: ignore[method-assign]
 
 
 def copy_secrets(source_env: Mapping[str, str], destination_env: Mapping[str, str]) -> int:

@@ -42,7 +42,11 @@ from stack.region.targets import FAILBACK_POLICIES, SEED_003_PHASES_S, compare
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "DEAD_LETTERED"})
 APPCONFIG: dict[str, Any] = {"coalescer": {"delay_s": 2},
                              "worker": {"backoff_base_s": 0.5, "backoff_cap_s": 20, "visibility_timeout_s": 10}}
-FAKE_CONFIG: dict[str, Any] = {"history_days": 3, "heavy_bytes": 20_000,
+# Light payloads so jobs finish in milliseconds, but not below ~50 KB: the fake Fitbit sizes a GPS TCX from a
+# per-sample cost and a fixed overhead learned on its first workout (laps: up to 50), and a target close to that
+# overhead (~10 KB) makes its correction step explode (at 20 KB, 41 of 102 TCX bodies over 40 KB, up to 88 MB:
+# the workers spent minutes parsing one, their leases ran out, jobs piled up QUEUED and went to the DLQ).
+FAKE_CONFIG: dict[str, Any] = {"history_days": 3, "heavy_bytes": 50_000,
                                "providers": {p: {"rate_limits": {"enabled": False}}
                                              for p in ("strava", "fitbit", "garmin")}}
 DETECTION_SLACK_S = 4.0      # scheduling delays of the checks on a loaded 2-core machine (load average 20+)
@@ -171,6 +175,7 @@ def _rehearse(plan: RehearsalPlan, pair: RegionPair, log: Callable[[str], None])
                            diverged, replication_at_kill, unreplicated)
         figures["values"].update(_traffic_figures(pair, t, requests, attempts))
         figures["values"]["load_engine"] = _engine_summary(load)
+        figures["values"]["worker_counters"] = _worker_counters(pair)
         timeline = {**t, **{k: figures["timeline"][k] for k in figures["timeline"]}}
         invariants = _invariants(plan, figures)
         base = float(t["load_started"] or 0.0)
@@ -410,6 +415,31 @@ def _engine_summary(load: RouterTraffic) -> dict[str, Any] | None:
             "not_started": result.recorder.not_started, "notes": list(result.info.notes)}
 
 
+WORKER_COUNTERS = ("received", "succeeded", "throttled_delays", "busy_locks", "deferred_late_jobs", "retried",
+                   "failed", "dead_lettered", "token_refreshes", "third_party_calls")
+
+
+def _worker_counters(pair: RegionPair) -> dict[str, dict[str, int]]:
+    """Each region's workers' own counters at the end (the primary's since its restart): why jobs waited, e.g.
+    token-bucket or provider throttling (``throttled_delays``), leases too short (``deferred_late_jobs``)."""
+    topology = pair.topology
+    out: dict[str, dict[str, int]] = {}
+    if topology is None:
+        return out
+    for region, names in topology.processes.items():
+        totals = dict.fromkeys(WORKER_COUNTERS, 0)
+        for name in (n for n in names if "worker" in n):
+            url = pair.stack.health_url(name)
+            try:
+                counters = httpx.get(str(url), timeout=5).json().get("counters", {}) if url else {}
+            except (httpx.HTTPError, ValueError):
+                continue  # a worker that does not answer adds nothing; the others still count
+            for key in WORKER_COUNTERS:
+                totals[key] += int(counters.get(key, 0))
+        out[region] = totals
+    return out
+
+
 def _count(states: Any) -> dict[str, int]:
     out: dict[str, int] = {}
     for state in states:
@@ -436,7 +466,9 @@ def _invariants(plan: RehearsalPlan, f: dict[str, Any]) -> list[Invariant]:
                   f"missing in a region's table after failback and replication drained"),
         Invariant("stranded_jobs_finish_after_recovery", f["stranded_finished_after_recovery"] == f["stranded_jobs"],
                   f"{f['stranded_finished_after_recovery']} of {f['stranded_jobs']} jobs caught in the dead region "
-                  f"finished once it was back: {f['stranded_states_at_end']}"),
+                  f"finished once it was back: {f['stranded_states_at_end']}"
+                  + ("" if f["stranded_finished_after_recovery"] == f["stranded_jobs"]
+                     else f"; workers' counters {f.get('worker_counters')}")),
         Invariant("failback_completed", f["first_primary_ack_after_recovery_s"] is not None,
                   f"primary acknowledged again {f['first_primary_ack_after_recovery_s']} s after recovery "
                   f"({f['failback_policy']} failback)"),
