@@ -1,4 +1,5 @@
-"""The wire client's HTTP/1.1 transport: a pool of keep-alive sockets to one endpoint, POST only.
+"""The wire client's HTTP/1.1 transport: a pool of keep-alive sockets to one endpoint (the AWS client POSTs; the
+providers' lean client, stack/providers/lean_http.py, sends any body-bearing method through ``request``).
 
 Why not urllib3 / http.client: for a ~1 KB JSON exchange they spend most of the client's CPU on generality
 (http.client parses response headers with the email package; urllib3 wraps every step). The worker needs one
@@ -87,22 +88,39 @@ class Transport:
         self._request_line = f"POST {self.path} HTTP/1.1\r\n".encode()
 
     def post(self, headers: dict[str, str], body: bytes) -> WireResponse:
-        request = self._request_line + "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode() + \
-            f"content-length: {len(body)}\r\n\r\n".encode() + body
-        connection, reused = self._checkout()
+        return self._send(self._request_line, headers, body, with_length=True)
+
+    def request(self, method: str, target: str, headers: dict[str, str], body: bytes = b"", *,
+                timeout: float | None = None, resend_on_stale: bool = True) -> WireResponse:
+        """``method target`` (path and query) on this endpoint. ``timeout`` bounds this call's connect and every
+        read (None: the transport's); ``resend_on_stale=False`` for a request that must never be sent twice.
+        No HEAD: the response reader would wait for a body."""
+        with_length = bool(body) or method not in ("GET", "DELETE", "OPTIONS")
+        return self._send(f"{method} {target} HTTP/1.1\r\n".encode(), headers, body, with_length=with_length,
+                          timeout=timeout, resend_on_stale=resend_on_stale)
+
+    def _send(self, request_line: bytes, headers: dict[str, str], body: bytes, *, with_length: bool,
+              timeout: float | None = None, resend_on_stale: bool = True) -> WireResponse:
+        length = f"content-length: {len(body)}\r\n" if with_length else ""
+        request = request_line + "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode() + \
+            f"{length}\r\n".encode() + body
+        connection, reused = self._checkout(timeout)
         try:
-            return self._exchange(connection, request)
+            return self._exchange(connection, request, timeout)
         except _StaleConnection as stale:
-            if not reused:
+            if not reused or not resend_on_stale:
                 raise ConnectionClosedError(endpoint_url=self.endpoint_url, error=stale.__cause__,
                                             request=None) from stale.__cause__
         # The server closed a pooled connection just as it was reused (nothing of a response came back): once
         # more on a new connection, as urllib3/http.client-based clients do, instead of spending a retry on it.
-        return self._exchange(self._connect(), request, stale_is_closed=True)
+        return self._exchange(self._connect(timeout), request, timeout, stale_is_closed=True)
 
-    def _exchange(self, connection: _Connection, request: bytes, stale_is_closed: bool = False) -> WireResponse:
+    def _exchange(self, connection: _Connection, request: bytes, timeout: float | None,
+                  stale_is_closed: bool = False) -> WireResponse:
         got_response = False
         try:
+            if timeout is not None:
+                connection.sock.settimeout(timeout)
             connection.sock.sendall(request)
             first = connection.reader.peek(1)[:1] if hasattr(connection.reader, "peek") else b"x"
             if not first:
@@ -121,6 +139,8 @@ class Transport:
                 raise _StaleConnection() from exc
             raise ConnectionClosedError(endpoint_url=self.endpoint_url, error=exc, request=None) from exc
         if keep_alive:
+            if timeout is not None:
+                connection.sock.settimeout(self._read_timeout)
             self._checkin(connection)
         else:
             connection.close()
@@ -134,13 +154,13 @@ class Transport:
 
     # --- connections ----------------------------------------------------------------------------------------
 
-    def _checkout(self) -> tuple[_Connection, bool]:
+    def _checkout(self, timeout: float | None = None) -> tuple[_Connection, bool]:
         """A pooled connection still open (True: reused), else a new one (False)."""
         while True:
             with self._lock:
                 connection = self._idle.pop() if self._idle else None
             if connection is None:
-                return self._connect(), False
+                return self._connect(timeout), False
             if not connection.dropped():
                 return connection, True
             connection.close()
@@ -152,9 +172,10 @@ class Transport:
                 return
         connection.close()
 
-    def _connect(self) -> _Connection:
+    def _connect(self, timeout: float | None = None) -> _Connection:
+        connect_timeout = self._connect_timeout if timeout is None else min(timeout, self._connect_timeout)
         try:
-            sock = socket.create_connection((self._host, self._port), timeout=self._connect_timeout)
+            sock = socket.create_connection((self._host, self._port), timeout=connect_timeout)
         except socket.timeout as exc:
             raise ConnectTimeoutError(endpoint_url=self.endpoint_url, error=exc) from exc
         except OSError as exc:  # refused, unreachable, gaierror

@@ -16,8 +16,10 @@ from typing import Any, Callable, Iterator, Mapping, Protocol
 
 import httpx
 
+from stack.providers.lean_http import LeanHttpClient, LeanTransportError
 from stack.schema import ProviderAppSecret, ProviderTokens
 
+HttpClient = LeanHttpClient | httpx.Client   # the same request()/response subset (lean_http.py)
 Gate = Callable[[str], None]   # takes one token for the provider or raises (tokenbucket.NoToken)
 _reads_until: contextvars.ContextVar[float | None] = contextvars.ContextVar("provider_reads_until", default=None)
 
@@ -117,11 +119,11 @@ def external_id_for(source_provider: str, source_item_id: str, destination_conne
 
 
 class HttpProvider:
-    """Shared HTTP plumbing: one pooled ``httpx.Client`` per provider, the gate before every call."""
+    """Shared HTTP plumbing: one pooled HTTP client per provider (lean or httpx), the gate before every call."""
 
     name = "provider"
 
-    def __init__(self, base_url: str, http: httpx.Client, gate: Gate,
+    def __init__(self, base_url: str, http: HttpClient, gate: Gate,
                  on_call: Callable[[str], None] | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.http = http
@@ -174,8 +176,9 @@ class HttpProvider:
         try:
             response = self.http.request(method, self.base_url + path, params=params, data=data, files=files,
                                          headers=all_headers, **extra)
-        except httpx.TransportError as exc:  # timeouts, resets, refused: transient; the URL has no token
-            raise TransientProviderError(f"{self.name} {method} {path}: {type(exc).__name__}") from exc
+        except (httpx.TransportError, LeanTransportError) as exc:  # timeouts, resets, refused: transient
+            kind = exc.kind if isinstance(exc, LeanTransportError) else type(exc).__name__
+            raise TransientProviderError(f"{self.name} {method} {path}: {kind}") from exc  # path: no token
         if response.status_code >= 400:
             raise self._classify(response)
         return response
