@@ -26,7 +26,7 @@ import threading
 import zlib
 from dataclasses import dataclass
 from typing import Any, Mapping
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from botocore.exceptions import BotoCoreError
 
@@ -34,6 +34,7 @@ from stack.awswire.transport import Transport
 
 CLIENT_SWITCH = "SWSIM_PROVIDER_CLIENT"     # "httpx": every provider call through httpx (the A/B and the fallback)
 _PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
+_PATH_SAFE = "/%:@!$&'()*+,;=-._~"
 _DEFAULT_HEADERS = {"accept": "*/*", "user-agent": "syncwell-sim-worker"}
 
 
@@ -192,6 +193,8 @@ def _split(url: str) -> tuple[str, str]:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(f"not an absolute http(s) URL: {url!r}")
     target = parts.path or "/"
+    if not target.isascii() or " " in target:   # httpx percent-encodes these; the request line must be ASCII
+        target = quote(target, safe=_PATH_SAFE)
     if parts.query:
         target += "?" + parts.query
     return f"{parts.scheme}://{parts.netloc}", target

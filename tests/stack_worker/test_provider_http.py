@@ -162,6 +162,12 @@ def test_params_join_a_query_already_in_the_url(server: Server, client: LeanHttp
     assert server.seen[-1].query == "offset=100&limit=100"
 
 
+def test_a_path_outside_ascii_is_percent_encoded_as_httpx_does(server: Server, client: LeanHttpClient) -> None:
+    response = client.request("GET", server.url + "/items/ä b")
+    assert server.seen[-1].path == httpx.Request("GET", server.url + "/items/ä b").url.raw_path.decode()
+    assert response.url == server.url + "/items/%C3%A4%20b"
+
+
 def test_form_body_and_headers(server: Server, client: LeanHttpClient) -> None:
     form = {"grant_type": "refresh_token", "refresh_token": "r+t/=", "durationMillis": 60000, "trainer": "0"}
     response = client.request("POST", server.url + "/oauth/token", data=form,
