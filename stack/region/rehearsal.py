@@ -40,6 +40,7 @@ from stack.region.tables import divergence, job_states, table_digest
 from stack.region.targets import FAILBACK_POLICIES, SEED_003_PHASES_S, compare
 
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "DEAD_LETTERED"})
+FAILED_STATES = ("FAILED", "DEAD_LETTERED")
 APPCONFIG: dict[str, Any] = {"coalescer": {"delay_s": 2},
                              "worker": {"backoff_base_s": 0.5, "backoff_cap_s": 20, "visibility_timeout_s": 10}}
 # Light payloads so jobs finish in milliseconds, but not below ~50 KB: the fake Fitbit sizes a GPS TCX from a
@@ -306,6 +307,15 @@ def _figures(plan: RehearsalPlan, pair: RegionPair, t: dict[str, float | None], 
     outage_window = [a for a in attempts if killed <= a.sent <= (first_dr_ok or killed)]
     acked = [(a.user_id, str(a.job_id)) for a in attempts if a.acknowledged]
     missing_after = [k for k in acked if k not in final_primary or k not in final_dr]
+    # Each acknowledged job's state at the end in the region that acknowledged it (its copy elsewhere may lag):
+    # a failover must not turn jobs into failures (e.g. a restarted region's workers failing every job).
+    final_by_region = {o.primary: final_primary, o.dr: final_dr}
+    acked_states: dict[str, dict[str, int]] = {}
+    for a in attempts:
+        if a.acknowledged and a.region in final_by_region:
+            state = final_by_region[a.region].get((a.user_id, str(a.job_id)), "MISSING")
+            region_states = acked_states.setdefault(a.region, {})
+            region_states[state] = region_states.get(state, 0) + 1
     dr_jobs = [(a.user_id, str(a.job_id)) for a in dr_acks]
 
     def span(a: float | None, b: float | None) -> float | None:
@@ -355,6 +365,8 @@ def _figures(plan: RehearsalPlan, pair: RegionPair, t: dict[str, float | None], 
         "dr_jobs_in_primary_after_failback": sum(1 for k in dr_jobs if k in final_primary),
         "acknowledged_total": len(acked),
         "acknowledged_missing_after_recovery": len(missing_after),
+        "acknowledged_states_at_end": {r: dict(sorted(c.items())) for r, c in sorted(acked_states.items())},
+        "acknowledged_failed": sum(c.get(k, 0) for c in acked_states.values() for k in FAILED_STATES),
         "tables_diverging_items": len(diverged),
         "diverging_examples": diverged[:3],
         "primary_healthy_again_after_recovery_s": span(recovered, primary_healthy_again),
@@ -469,6 +481,10 @@ def _invariants(plan: RehearsalPlan, f: dict[str, Any]) -> list[Invariant]:
                   f"finished once it was back: {f['stranded_states_at_end']}"
                   + ("" if f["stranded_finished_after_recovery"] == f["stranded_jobs"]
                      else f"; workers' counters {f.get('worker_counters')}")),
+        Invariant("no_acknowledged_job_failed", f["acknowledged_failed"] == 0,
+                  f"{f['acknowledged_failed']} acknowledged job(s) FAILED or DEAD_LETTERED; states at the end by the "
+                  f"region that acknowledged them: {f['acknowledged_states_at_end']}"
+                  + ("" if f["acknowledged_failed"] == 0 else f"; workers' counters {f.get('worker_counters')}")),
         Invariant("failback_completed", f["first_primary_ack_after_recovery_s"] is not None,
                   f"primary acknowledged again {f['first_primary_ack_after_recovery_s']} s after recovery "
                   f"({f['failback_policy']} failback)"),
