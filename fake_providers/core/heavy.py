@@ -77,8 +77,12 @@ class SizedCache:
         base = self._per_sample[kind + ("base",)]
         n = max(min_n, int((target - base) / per))
         body = build(n)
-        if abs(len(body) - target) > 0.03 * target and n > min_n:
-            n = max(min_n, int(n * (target - base) / max(1.0, len(body) - base)))
+        if abs(len(body) - target) > 0.03 * target:
+            # One secant step from the calibrated fixed part; when this document's fixed part is smaller than the
+            # calibration's (a TCX's grows with its laps), that step is meaningless: scale by size instead.
+            variable = len(body) - base
+            ratio = (target - base) / variable if variable > 0.1 * target else target / max(1, len(body))
+            n = max(min_n, int(n * min(max(ratio, 1 / 8), 8.0)))
             body = build(n)
         self._lru[key] = body
         if len(self._lru) > self.max_entries:

@@ -256,3 +256,19 @@ def test_reseed_drops_cached_documents(strava, http):
     strava.control.seed(4321)
     b = strava_all(http, strava, u["access_token"], per_page=200)
     assert a != b
+
+
+
+def test_heavy_sizing_survives_an_overhead_calibrated_on_a_bigger_document():
+    """The per-sample calibration is shared by every document of a kind, but a TCX's fixed part grows with its lap
+    count: calibrated on a 50-lap workout, a 1-lap one is smaller than the "fixed" part at any n. The correction
+    step then divided by ~0 and built millions of samples (88 MB TCX bodies stalled the region rehearsal)."""
+    from fake_providers.core.heavy import SizedCache
+
+    def document(laps: int):
+        return lambda n: b"H" * 300 + b"L" * (250 * laps) + b"P" * (240 * n)
+
+    cache = SizedCache()
+    cache.get(("tcx", "long"), 20_000, document(50), overhead_key=("tcx",))
+    short = cache.get(("tcx", "short"), 20_000, document(1), overhead_key=("tcx",))
+    assert 0.5 * 20_000 <= len(short) <= 1.5 * 20_000
