@@ -594,7 +594,8 @@ def load_state(state_dir: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
+    # A temp name per writer: restarts in parallel threads (the region pair) write the state at the same time.
+    tmp = path.with_suffix(f"{path.suffix}.{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
 
