@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # About two minutes: stack up, 90 s of Nominal traffic at 2,000 DAU compressed 144x (~30 API requests/s; on 2 quiet
-# cores api_p99 ~65 ms, manual sync p95 ~2.2 s), drain, gates, reports in runs/demo. Exit 1 means a gate failed (the
+# cores api_p99 ~20 ms, manual sync p95 ~1.0 s), drain, gates, reports in runs/demo. Exit 1 means a gate failed (the
 # table says which). 'swsim capacity validate runs/demo' then checks the queueing simulator against this run.
 demo: $(STAMP)
 	swsim load --model nominal --dau 2000 --compress 144 --duration 90 --users 50 --out runs/demo
