@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from pathlib import Path
 from typing import Any, AsyncIterator, Mapping
 
@@ -20,6 +21,7 @@ from stack.api.authorizer import Authorizer
 from stack.api.aws import AwsClients
 from stack.api.cache import ReadCache
 from stack.api.context import ApiContext, QueueUrls
+from stack.api.deep_health import DeepHealth
 from stack.api.edge import EdgeMiddleware
 from stack.api.errors import ApiError, DependencyUnavailable
 from stack.api.jobs import EnqueueOutcomes
@@ -90,6 +92,9 @@ def create_app(config: StackConfig, *, endpoints: Mapping[str, str] | None = Non
         ctx = ApiContext(config=config, aws=aws, store=store, authorizer=authorizer, limiter=limiter,
                          queues=QueueUrls(aws), outcomes=EnqueueOutcomes(), cache=cache)
         app.state.ctx = ctx
+        app.state.deep_health = DeepHealth(aws, config.table_name, ctx.queues, config.hot_queue,
+                                           ttl_s=float(api_tuning.get("deep_health_ttl_s", 1.0)),
+                                           timeout_s=float(api_tuning.get("deep_health_timeout_s", 1.0)))
         holder["ctx"] = ctx
         await authorizer.start()
         for queue in (config.hot_queue, config.coalescing_queue):
@@ -113,6 +118,14 @@ def create_app(config: StackConfig, *, endpoints: Mapping[str, str] | None = Non
         return OrjsonResponse({"status": "ok", "service": "api",
                                "rateLimiting": "on" if ctx.limiter.healthy else "fail-open"})
 
+    async def deep_health(request: Request) -> Response:
+        # What a region's failover check should call (docs/region-failover.md): 503 when DynamoDB or SQS fails.
+        checker: DeepHealth = request.app.state.deep_health
+        verdict = await checker.verdict()
+        if verdict.ok:
+            return OrjsonResponse(verdict.body(time.monotonic()))
+        return OrjsonResponse(verdict.body(time.monotonic()), status_code=503, headers={"Retry-After": "1"})
+
     async def openapi_as_json(_: Request) -> Response:
         return Response(openapi_json, media_type="application/json")
 
@@ -121,6 +134,7 @@ def create_app(config: StackConfig, *, endpoints: Mapping[str, str] | None = Non
 
     routes = [
         Route("/health", health, methods=["GET"]),
+        Route("/health/deep", deep_health, methods=["GET"]),
         Route("/openapi.json", openapi_as_json, methods=["GET"]),
         Route("/openapi.yaml", openapi_as_yaml, methods=["GET"]),
         *routes_v1.ROUTES,
