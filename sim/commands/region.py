@@ -64,14 +64,20 @@ def _add_region_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threshold", type=int, default=None, metavar="N", help="failure threshold")
     parser.add_argument("--ttl", type=float, default=None, metavar="S", help="DNS TTL of the failover record")
     parser.add_argument("--failback", choices=("manual", "automatic"), default=None)
+    parser.add_argument("--check-path", default=None, metavar="PATH",
+                        help="what the health checks GET: /health (default, as the seeds) or /health/deep "
+                             "(also fails over when the region's DynamoDB or SQS is down)")
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, object]:
     pairs = {"replication_lag_s": args.lag, "check_interval_s": args.interval,
-             "failure_threshold": args.threshold, "dns_ttl_s": args.ttl, "failback": args.failback}
+             "failure_threshold": args.threshold, "dns_ttl_s": args.ttl, "failback": args.failback,
+             "check_path": args.check_path}
     out = {k: v for k, v in pairs.items() if v is not None}
     if out.get("check_interval_s") is not None and float(out["check_interval_s"]) <= 0:  # type: ignore[arg-type]
         raise UsageError("--interval must be > 0")
+    if args.check_path is not None and not args.check_path.startswith("/"):
+        raise UsageError("--check-path must start with /, e.g. /health/deep")
     if "check_interval_s" in out:
         out["check_timeout_s"] = min(4.0, float(out["check_interval_s"]))  # type: ignore[arg-type]
     return out

@@ -57,6 +57,7 @@ class RegionOptions:
     check_timeout_s: float = 4.0
     dns_ttl_s: float = DEFAULT_TTL_S
     failback: Literal["automatic", "manual"] = "manual"   # 004 Runbook 2: "Do not fail back automatically"
+    check_path: str = "/health"    # the seeds' checks (process only); "/health/deep" also sees DynamoDB and SQS
     dr_workers: int = 1
 
 
@@ -124,7 +125,7 @@ class RegionPair:
             "--secondary", f"{o.dr}={stack.endpoints[DR_PREFIX + 'api']}",
             "--interval-s", str(o.check_interval_s), "--failure-threshold", str(o.failure_threshold),
             "--timeout-s", str(o.check_timeout_s), "--ttl-s", str(o.dns_ttl_s), "--failback", o.failback,
-            "--port", "0"), module="stack.region.router")
+            "--check-path", o.check_path, "--port", "0"), module="stack.region.router")
         self.launch([(router, stack.service_env())])
         self._point_webhooks_at(self.router_url)
         self.topology = RegionTopology(
@@ -273,7 +274,7 @@ def reconfigure(pair: RegionPair, options: RegionOptions) -> None:
                                                      "jitter_s": options.replication_jitter_s},
               timeout=10).raise_for_status()
     old = pair.options
-    routing = ("check_interval_s", "failure_threshold", "check_timeout_s", "dns_ttl_s", "failback")
+    routing = ("check_interval_s", "failure_threshold", "check_timeout_s", "dns_ttl_s", "failback", "check_path")
     pair.options = options
     if all(getattr(old, k) == getattr(options, k) for k in routing):
         return
@@ -281,7 +282,7 @@ def reconfigure(pair: RegionPair, options: RegionOptions) -> None:
     argv = list(process.argv)
     for flag, value in (("--interval-s", options.check_interval_s), ("--failure-threshold", options.failure_threshold),
                         ("--timeout-s", options.check_timeout_s), ("--ttl-s", options.dns_ttl_s),
-                        ("--failback", options.failback)):
+                        ("--failback", options.failback), ("--check-path", options.check_path)):
         argv[argv.index(flag) + 1] = str(value)
     process.argv = argv
     pair.stack.restart_process(ROUTER)

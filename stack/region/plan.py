@@ -5,7 +5,7 @@
     load: {model: nominal, dau: 10000, compress: 24, users: 40, locust_users: 100}
     timeline: {nominal_s: 60, outage_s: 300, after_s: 180, drain_s: 120}
     region: {replication_lag_s: 1.0, check_interval_s: 30, failure_threshold: 3, check_timeout_s: 4,
-             dns_ttl_s: 60, failback: manual}
+             dns_ttl_s: 60, failback: manual, check_path: /health}
     fault: {name: primary-region-down, type: region_outage, target: {region: primary}}
     short: {dau: 2000, compress: 144, users: 10, locust_users: 50, nominal_s: 6, outage_s: 8, after_s: 5,
             drain_s: 30, check_interval_s: 0.5, check_timeout_s: 0.5, dns_ttl_s: 1}
@@ -134,6 +134,9 @@ def _check(plan: RehearsalPlan, source: str) -> None:
     if r.check_interval_s <= 0 or r.failure_threshold < 1 or r.dns_ttl_s < 0 or r.replication_lag_s < 0:
         raise UsageError(f"{source}: region: check_interval_s > 0, failure_threshold >= 1, dns_ttl_s >= 0 and "
                          f"replication_lag_s >= 0 are required")
+    if not isinstance(r.check_path, str) or not r.check_path.startswith("/"):
+        raise UsageError(f"{source}: region.check_path must be a path starting with /, e.g. /health or "
+                         f"/health/deep; got {r.check_path!r}")
     if r.failback not in ("manual", "automatic"):
         raise UsageError(f"{source}: region.failback must be 'manual' or 'automatic', got {r.failback!r}")
     if plan.users < 1 or plan.dau < 1 or plan.compress <= 0 or plan.locust_users < 1:

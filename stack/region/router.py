@@ -1,9 +1,11 @@
 """A failover router in front of the two regions' APIs, in the manner of Route 53 failover routing.
 
 ``python -m stack.region.router --primary us-east-1=URL --secondary us-west-2=URL [--interval-s 30]
-[--failure-threshold 3] [--timeout-s 4] [--ttl-s 60] [--failback manual|automatic] [--port 0] [--ready-file F]``
+[--failure-threshold 3] [--timeout-s 4] [--ttl-s 60] [--failback manual|automatic] [--check-path /health] [--port 0]
+[--ready-file F]``
 
-Every ``interval_s`` each API's ``GET /health`` is checked (a check fails on a non-2xx answer, a refused
+Every ``interval_s`` each API's ``GET <check_path>`` is checked (``/health`` as the seeds' checks: the process
+only; ``/health/deep`` also fails a region whose DynamoDB or SQS is down) (a check fails on a non-2xx answer, a refused
 connection or no answer in ``timeout_s``); the record's answer moves as :mod:`stack.region.health` says, and a
 client's request reaches the region it would have resolved (the old answer stays cached ``ttl_s``). Every other
 request is proxied there unchanged; the answer carries ``X-Swsim-Region``. A region that does not answer gives
@@ -35,8 +37,9 @@ MAX_EVENTS = 5000
 
 class Router:
     def __init__(self, endpoints: dict[str, tuple[str, str]], interval_s: float, threshold: int, timeout_s: float,
-                 record: FailoverRecord) -> None:
+                 record: FailoverRecord, check_path: str = "/health") -> None:
         self.endpoints = endpoints                 # role -> (region, url)
+        self.check_path = check_path
         self.interval_s = interval_s
         self.timeout_s = timeout_s
         self.record = record
@@ -66,7 +69,7 @@ class Router:
     async def _check(self, url: str) -> tuple[bool, str]:
         assert self.session is not None
         try:
-            async with self.session.get(url + "/health", timeout=ClientTimeout(total=self.timeout_s)) as response:
+            async with self.session.get(url + self.check_path, timeout=ClientTimeout(total=self.timeout_s)) as response:
                 await response.read()
                 return 200 <= response.status < 300, f"HTTP {response.status}"
         except (ClientError, OSError, asyncio.TimeoutError) as exc:
@@ -94,6 +97,7 @@ class Router:
         return {"answer": asdict(self.record.answer), "client_target": target,
                 "client_region": self.endpoints[target][0], "failback": self.record.failback,
                 "ttl_s": self.record.ttl_s, "interval_s": self.interval_s, "timeout_s": self.timeout_s,
+                "check_path": self.check_path,
                 "endpoints": {role: {"region": region, "url": url, **asdict(self.checks[role])}
                               for role, (region, url) in self.endpoints.items()},
                 "served": dict(self.served), "events": list(self.events), "now": now}
@@ -153,6 +157,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--timeout-s", type=float, default=4.0, help="a check with no answer by then fails")
     parser.add_argument("--ttl-s", type=float, default=60.0, help="DNS TTL: clients keep an answer this long")
     parser.add_argument("--failback", choices=("manual", "automatic"), default="manual")
+    parser.add_argument("--check-path", default="/health",
+                        help="what each check GETs: /health (the process, as the seeds) or /health/deep")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--ready-file", default=None)
@@ -162,6 +168,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             parser.error(f"--{flag} must be REGION=URL")
     if args.interval_s <= 0 or args.failure_threshold < 1:
         parser.error("--interval-s must be > 0 and --failure-threshold >= 1")
+    if not args.check_path.startswith("/"):
+        parser.error("--check-path must start with /")
     return args
 
 
@@ -169,7 +177,7 @@ async def serve(args: argparse.Namespace) -> None:
     endpoints = {role: tuple(getattr(args, role).split("=", 1)) for role in ("primary", "secondary")}
     router = Router({role: (region, url.rstrip("/")) for role, (region, url) in endpoints.items()},
                     args.interval_s, args.failure_threshold, min(args.timeout_s, args.interval_s),
-                    FailoverRecord(failback=args.failback, ttl_s=args.ttl_s))
+                    FailoverRecord(failback=args.failback, ttl_s=args.ttl_s), args.check_path)
     router.record.answer.since = time.time() - args.ttl_s
     runner = web.AppRunner(build_app(router), access_log=None)
     await runner.setup()
@@ -178,7 +186,7 @@ async def serve(args: argparse.Namespace) -> None:
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     announce_ready("router", f"http://{args.host}:{port}", args.ready_file, interval_s=args.interval_s,
                    failure_threshold=args.failure_threshold, ttl_s=args.ttl_s, failback=args.failback,
-                   primary=endpoints["primary"][0], secondary=endpoints["secondary"][0])
+                   check_path=args.check_path, primary=endpoints["primary"][0], secondary=endpoints["secondary"][0])
     await asyncio.Event().wait()
 
 

@@ -1,6 +1,7 @@
 """Each region-level fault acts as it says, through the running pair (Route 53 clock sped up: 0.2 s checks, 0.3 s
 TTL): the region's API down -> the router fails over while the region's worker drains its queue; the region's
-DynamoDB down -> its API answers 503 fast (its shallow /health keeps passing, so Route 53 does not fail over);
+DynamoDB down -> its API answers 503 fast (its shallow /health keeps passing, so Route 53 does not fail over;
+with the checks on /health/deep it does);
 replication paused -> writes queue in both directions and all arrive after the resume; the DR region down ->
 nothing reaches it, the primary serves alone, and on its return its processes restart and the backlog drains.
 
@@ -9,6 +10,7 @@ replication running, every process up). A restart driven from the state file giv
 region's environment."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import time
@@ -20,7 +22,7 @@ import httpx
 import pytest
 
 from stack.faults import FaultContext, build_fault
-from stack.region.pair import RegionOptions, RegionPair
+from stack.region.pair import RegionOptions, RegionPair, reconfigure
 from stack.region.rehearsal import APPCONFIG, FAKE_CONFIG
 from stack.region.tables import job_states
 from stack.seed import SeededUser
@@ -179,6 +181,49 @@ def test_region_dynamodb_down_gives_fast_503s_but_shallow_health_checks_keep_pas
         restore()
     wait_for("the primary's API to write again",
              lambda: submit(pair.api_url(o.primary), pair, pair.stack.users[1]).status_code == 202, 15, 0.2)
+
+
+def test_region_dynamodb_down_fails_over_when_the_checks_call_the_deep_health(pair: RegionPair) -> None:
+    o = pair.options
+    settled(pair)
+    reconfigure(pair, dataclasses.replace(OPTIONS, check_path="/health/deep"))   # restarts the router
+    try:
+        settled(pair)
+        assert pair.router_status()["check_path"] == "/health/deep"
+        started = time.monotonic()
+        deep = httpx.get(pair.api_url(o.primary) + "/health/deep", timeout=5)
+        deep_ms = (time.monotonic() - started) * 1000
+        assert deep.status_code == 200, deep.text
+        applied = time.time()
+        restore = build_fault({"name": "primary-ddb-deep", "type": "region_dynamodb_down",
+                               "target": {"region": "primary"}}).apply(FaultContext.from_stack(pair.stack, seed=3))
+        try:
+            def dr_acknowledges() -> float | None:
+                try:   # before the failover the primary answers 503 (or is slow to): not yet
+                    answer = submit(pair.router_url, pair, pair.stack.users[2], timeout_s=5)
+                except httpx.HTTPError:
+                    return None
+                ok = answer.status_code == 202 and answer.headers.get("x-swsim-region") == o.dr
+                return time.time() if ok else None
+            served_by_dr = wait_for("a job acknowledged by the DR region through the router", dr_acknowledges, 30)
+            unhealthy = events_since(pair, applied, "unhealthy", "primary")
+            failover = events_since(pair, applied, "failover")
+            assert unhealthy and failover and failover[0]["region"] == o.dr
+            assert any("503" in e.get("detail", "") for e in events_since(pair, applied, "check_failed", "primary"))
+            status = pair.router_status()
+            assert status["endpoints"]["secondary"]["healthy"]    # the DR's own deep check passes
+            detection, rto = unhealthy[0]["t"] - applied, served_by_dr - applied
+            # threshold x interval = 0.6 s, plus up to the 1 s the API caches its verdict, plus a loaded machine.
+            assert detection <= 8.0, detection
+        finally:
+            restore()
+        settled(pair)   # the primary's deep checks pass again; the operator's manual failback
+        print(f"region_dynamodb_down with check_path=/health/deep: deep check {deep_ms:.1f} ms when healthy; "
+              f"primary unhealthy {detection:.2f} s after the fault, the DR's first 202 through the router "
+              f"{rto:.2f} s after it (0.2 s checks x 3, TTL 0.3 s, verdict cached 1 s)")
+    finally:
+        reconfigure(pair, OPTIONS)
+    settled(pair)
 
 
 def test_replication_pause_queues_writes_both_ways_and_loses_none_after_resume(pair: RegionPair) -> None:
