@@ -36,6 +36,19 @@ class WireResponse:
     body: bytes
 
 
+class BodyTooLarge(Exception):
+    """A response body over the transport's ``max_body_bytes`` (the providers' cap; the AWS clients set none).
+
+    Not an OSError/ValueError: it is the server's answer, not a broken connection, so it is never retried or
+    resent. The connection is closed (the rest of the body is not read)."""
+
+    def __init__(self, limit: int, size: int | None) -> None:
+        declared = f" of {size} bytes" if size is not None else ""
+        super().__init__(f"response body{declared} exceeds the {limit}-byte limit")
+        self.limit = limit
+        self.size = size
+
+
 class _StaleConnection(Exception):
     """A reused connection failed before any byte of the response came back (its cause: the socket error)."""
 
@@ -66,7 +79,7 @@ class Transport:
     at once, like urllib3's non-blocking pool)."""
 
     def __init__(self, endpoint_url: str, pool: int, connect_timeout: float, read_timeout: float,
-                 ca_bundle: str | None = None) -> None:
+                 ca_bundle: str | None = None, max_body_bytes: int | None = None) -> None:
         self.endpoint_url = endpoint_url
         parts = urlsplit(endpoint_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -82,6 +95,7 @@ class Transport:
             self._tls = ssl.create_default_context(cafile=ca_bundle or get_cert_path(True))
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
+        self._max_body = max_body_bytes   # None: no limit (the AWS clients)
         self._max_idle = max(1, pool)
         self._idle: list[_Connection] = []
         self._lock = threading.Lock()
@@ -126,7 +140,10 @@ class Transport:
             if not first:
                 raise ConnectionResetError("connection closed before the response")
             got_response = True
-            response, keep_alive = self._read_response(connection.reader)
+            response, keep_alive = self._read_response(connection.reader, self._max_body)
+        except BodyTooLarge:
+            connection.close()
+            raise
         except socket.timeout as exc:
             connection.close()
             raise ReadTimeoutError(endpoint_url=self.endpoint_url, error=exc) from exc
@@ -199,7 +216,7 @@ class Transport:
     # --- responses ------------------------------------------------------------------------------------------
 
     @staticmethod
-    def _read_response(reader: BinaryIO) -> tuple[WireResponse, bool]:
+    def _read_response(reader: BinaryIO, max_body: int | None = None) -> tuple[WireResponse, bool]:
         while True:
             status_line = reader.readline(65537)
             if not status_line:
@@ -221,23 +238,29 @@ class Transport:
         if status in (204, 304) or status < 200:
             body = b""
         elif "chunked" in headers.get("transfer-encoding", "").lower():
-            body = Transport._read_chunked(reader)
+            body = Transport._read_chunked(reader, max_body)
         else:
             length = headers.get("content-length")
             if length is not None:
+                if max_body is not None and int(length) > max_body:   # refused before reading any of it
+                    raise BodyTooLarge(max_body, int(length))
                 body = reader.read(int(length))
                 if len(body) != int(length):
                     raise ConnectionResetError("connection closed mid-body")
             else:
-                body = reader.read()   # no length: the body ends with the connection
+                # No length: the body ends with the connection (read one byte past the limit to detect it).
+                body = reader.read() if max_body is None else reader.read(max_body + 1)
+                if max_body is not None and len(body) > max_body:
+                    raise BodyTooLarge(max_body, None)
                 headers["connection"] = "close"
         connection = headers.get("connection", "").lower()
         keep_alive = connection == "keep-alive" if version == "HTTP/1.0" else "close" not in connection
         return WireResponse(status, headers, body), keep_alive
 
     @staticmethod
-    def _read_chunked(reader: BinaryIO) -> bytes:
+    def _read_chunked(reader: BinaryIO, max_body: int | None = None) -> bytes:
         parts: list[bytes] = []
+        total = 0
         while True:
             size_line = reader.readline(65537)
             if not size_line:
@@ -247,6 +270,9 @@ class Transport:
                 while reader.readline(65537) not in (b"\r\n", b"\n", b""):   # trailers
                     pass
                 return b"".join(parts)
+            total += size
+            if max_body is not None and total > max_body:   # checked on the chunk's declared size, before reading it
+                raise BodyTooLarge(max_body, None)
             chunk = reader.read(size)
             if len(chunk) != size:
                 raise ConnectionResetError("connection closed mid-chunk")

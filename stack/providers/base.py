@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator, Mapping, Protocol
 
 import httpx
 
-from stack.providers.lean_http import LeanHttpClient, LeanTransportError
+from stack.providers.lean_http import BodyTooLarge, LeanHttpClient, LeanTransportError
 from stack.schema import ProviderAppSecret, ProviderTokens
 
 HttpClient = LeanHttpClient | httpx.Client   # the same request()/response subset (lean_http.py)
@@ -64,6 +64,11 @@ class NotFound(ProviderError):
 
 class PermanentProviderError(ProviderError):
     """Any other 4xx: our request is wrong; retrying will not help."""
+
+
+class ResponseTooLarge(PermanentProviderError):
+    """The response body is over the HTTP client's cap (``worker.max_response_body_bytes``): the same body would
+    come back on a retry, so the item / job fails instead of stalling a poller on parsing it."""
 
 
 class TransientProviderError(ProviderError):
@@ -179,6 +184,8 @@ class HttpProvider:
         except (httpx.TransportError, LeanTransportError) as exc:  # timeouts, resets, refused: transient
             kind = exc.kind if isinstance(exc, LeanTransportError) else type(exc).__name__
             raise TransientProviderError(f"{self.name} {method} {path}: {kind}") from exc  # path: no token
+        except BodyTooLarge as exc:
+            raise ResponseTooLarge(f"{self.name} {method} {path}: {exc}") from exc
         if response.status_code >= 400:
             raise self._classify(response)
         return response

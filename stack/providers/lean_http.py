@@ -14,6 +14,12 @@ decoded. Every failure to get a response (refused, reset, timeout, TLS) is one `
 A POST is never sent twice (httpx does not resend either); a GET on a pooled connection the server closed just as
 it was reused is resent once on a new connection (the transport's rule for idempotent calls).
 
+Response bodies are capped (``max_body_bytes``, the worker's ``worker.max_response_body_bytes``, default 32 MiB):
+a larger body, declared or decoded (gzip), raises ``BodyTooLarge`` without reading the rest, and
+``HttpProvider._request`` turns it into ``ResponseTooLarge``, a ``PermanentProviderError``. Why: a fake's sizing bug
+served 50-88 MB TCX bodies and every poller spent minutes parsing them while its leases ran out; such a body will
+not shrink on a retry. The httpx client (fallback and multipart) has the same cap (``CappedHttpxClient``).
+
 What stays on httpx: requests with ``files`` (the Strava upload's multipart body: one call per written item, and
 multipart encoding is not worth re-implementing), and every request when ``SWSIM_PROVIDER_CLIENT=httpx`` or a
 proxy is configured in the environment (httpx honours HTTP(S)_PROXY; the transport connects directly).
@@ -28,14 +34,16 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 from urllib.parse import quote, urlencode, urlsplit
 
+import httpx
 from botocore.exceptions import BotoCoreError
 
-from stack.awswire.transport import Transport
+from stack.awswire.transport import BodyTooLarge, Transport
 
 CLIENT_SWITCH = "SWSIM_PROVIDER_CLIENT"     # "httpx": every provider call through httpx (the A/B and the fallback)
 _PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
 _PATH_SAFE = "/%:@!$&'()*+,;=-._~"
 _DEFAULT_HEADERS = {"accept": "*/*", "user-agent": "syncwell-sim-worker"}
+DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024   # the largest real TCX we expect is a few MB
 
 
 class LeanTransportError(Exception):
@@ -111,8 +119,10 @@ class LeanResponse:
 class LeanHttpClient:
     """Keep-alive pools (one per origin, ``pool`` idle connections each) shared by every worker thread."""
 
-    def __init__(self, pool: int = 64, timeout_s: float = 10.0) -> None:
+    def __init__(self, pool: int = 64, timeout_s: float = 10.0,
+                 max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> None:
         self.timeout = Timeouts(connect=min(timeout_s, 3.0), read=timeout_s)
+        self.max_body_bytes = max_body_bytes
         self._pool = pool
         self._transports: dict[str, Transport] = {}
         self._lock = threading.Lock()
@@ -142,7 +152,8 @@ class LeanHttpClient:
                                      resend_on_stale=method in ("GET", "OPTIONS"))
         except BotoCoreError as exc:  # the transport's errors are botocore's; the message has no query string
             raise LeanTransportError(type(exc).__name__, str(exc)) from exc
-        return LeanResponse(wire.status, wire.headers, _decoded(wire.headers, wire.body), origin + target)
+        content = _decoded(wire.headers, wire.body, self.max_body_bytes)
+        return LeanResponse(wire.status, wire.headers, content, origin + target)
 
     def close(self) -> None:
         with self._lock:
@@ -159,7 +170,8 @@ class LeanHttpClient:
                 transport = self._transports.get(origin)
                 if transport is None:
                     transport = Transport(origin, self._pool, self.timeout.connect, self.timeout.read,
-                                          ca_bundle=os.environ.get("SSL_CERT_FILE") or None)
+                                          ca_bundle=os.environ.get("SSL_CERT_FILE") or None,
+                                          max_body_bytes=self.max_body_bytes)
                     self._transports[origin] = transport
         return transport
 
@@ -167,17 +179,44 @@ class LeanHttpClient:
         """Multipart (``files``) through httpx: its errors are ``httpx.TransportError``, which ``_request`` maps."""
         with self._lock:
             if self._httpx is None:
-                self._httpx = make_httpx(self._pool, self.timeout.read)
+                self._httpx = make_httpx(self._pool, self.timeout.read, self.max_body_bytes)
         if kwargs.get("timeout") is None:
             kwargs.pop("timeout")
         return self._httpx.request(method, url, **kwargs)
 
 
-def make_httpx(pool_size: int, timeout_s: float) -> Any:
-    import httpx
+class CappedHttpxClient(httpx.Client):
+    """``httpx.Client`` whose ``request`` refuses a body over ``max_body_bytes`` (declared, or decoded as it
+    streams) with ``BodyTooLarge``, like the lean client, instead of reading all of it into memory."""
 
+    def __init__(self, *, max_body_bytes: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.max_body_bytes = max_body_bytes
+
+    def request(self, method: str, url: Any, **kwargs: Any) -> httpx.Response:  # type: ignore[override]
+        limit = self.max_body_bytes
+        with self.stream(method, url, **kwargs) as response:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise BodyTooLarge(limit, int(declared))
+            parts: list[bytes] = []
+            total = 0
+            for part in response.iter_bytes():
+                total += len(part)
+                if total > limit:
+                    raise BodyTooLarge(limit, None)
+                parts.append(part)
+        # Rebuilt with the decoded body: the encoding and length headers described the wire form.
+        headers = [(k, v) for k, v in response.headers.multi_items()
+                   if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
+        return httpx.Response(response.status_code, headers=headers, content=b"".join(parts),
+                              request=response.request, extensions=response.extensions)
+
+
+def make_httpx(pool_size: int, timeout_s: float, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> Any:
     limits = httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size)
-    return httpx.Client(limits=limits, timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 3.0)))
+    return CappedHttpxClient(max_body_bytes=max_body_bytes, limits=limits,
+                             timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 3.0)))
 
 
 def use_lean() -> bool:
@@ -219,20 +258,32 @@ def _encode(fields: Mapping[str, Any]) -> str:
     return urlencode(pairs)
 
 
-def _decoded(headers: Mapping[str, str], body: bytes) -> bytes:
+def _decoded(headers: Mapping[str, str], body: bytes, limit: int) -> bytes:
     encoding = headers.get("content-encoding", "").strip().lower()
     if not body or encoding in ("", "identity"):
         return body
     # A corrupt body raises zlib.error: like httpx.DecodingError, not a transport error (not retried as transient).
     if encoding == "gzip":
-        return zlib.decompress(body, zlib.MAX_WBITS | 16)
+        return _inflate(body, zlib.MAX_WBITS | 16, limit)
     if encoding == "deflate":
         try:
-            return zlib.decompress(body)
+            return _inflate(body, zlib.MAX_WBITS, limit)
         except zlib.error:          # raw deflate without the zlib header, as some servers send
-            return zlib.decompress(body, -zlib.MAX_WBITS)
+            return _inflate(body, -zlib.MAX_WBITS, limit)
     return body   # an encoding we never asked for: as sent
 
 
-__all__ = ["CLIENT_SWITCH", "Headers", "LeanHttpClient", "LeanResponse", "LeanTransportError", "Timeouts",
+def _inflate(body: bytes, wbits: int, limit: int) -> bytes:
+    """Decompressed, but never more than ``limit`` bytes of it (a small gzip body can inflate to gigabytes)."""
+    inflater = zlib.decompressobj(wbits)
+    out = inflater.decompress(body, limit + 1)
+    out += inflater.flush()
+    if len(out) > limit:
+        raise BodyTooLarge(limit, None)
+    if not inflater.eof:   # what zlib.decompress says of a cut-off stream
+        raise zlib.error("incomplete or truncated stream")
+    return out
+
+
+__all__ = ["BodyTooLarge", "CLIENT_SWITCH", "CappedHttpxClient", "DEFAULT_MAX_BODY_BYTES", "Headers", "LeanHttpClient", "LeanResponse", "LeanTransportError", "Timeouts",
            "make_httpx", "use_lean"]

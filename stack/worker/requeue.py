@@ -13,8 +13,10 @@ says, EXCEPT when the message has already used its last in-budget receive (Appro
 maxReceiveCount): then the worker sends a fresh copy of the message with DelaySeconds (<= 900) and the carried
 attribute ``swThrottleAttempts`` (so the backoff keeps growing), and deletes the original (send first, then
 delete: a crash in between leaves a duplicate, which the idempotency lock turns into a no-op). A fresh copy starts
-a new receive budget, so throttling alone can delay a job indefinitely but never dead-letters it. The cost: in
-the rare job that both throttles and fails, throttle receives spend part of one copy's failure budget; real
+a new receive budget, so throttling alone can delay a job indefinitely but never dead-letters it. BUSY (the sync
+config's lock held by another job) and DEFERRED (too little lease left to start) results take the same path
+(stack/worker/processor.py ``_settle``): a job that is only contended or slow is never dead-lettered. The cost: in
+the rare job that both throttles (or waits) and fails, those receives spend part of one copy's failure budget; real
 failures (revoked token, 404, bugs) still reach the DLQ after at most 5 receives of one copy.
 """
 from __future__ import annotations

@@ -13,6 +13,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from stack.config import StackConfig
 from stack.providers import make_clients
+from stack.providers.lean_http import DEFAULT_MAX_BODY_BYTES
 from stack.worker.aws import hot_path_client
 from stack.worker.credentials import CredentialStore
 from stack.worker.device import DeviceUploads
@@ -39,6 +40,7 @@ class WorkerSettings:
     cache_ttl_s: float
     seed: int
     retry_after_cap_s: float = 900.0
+    max_response_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 
     @classmethod
     def from_config(cls, config: StackConfig, concurrency: int | None = None, seed: int = 0) -> "WorkerSettings":
@@ -50,7 +52,8 @@ class WorkerSettings:
                    idempotency_ttl_s=int(w.get("idempotency_ttl_s", 86400)),
                    cache_size=int(w.get("credential_cache_size", 1000)),
                    cache_ttl_s=float(w.get("credential_cache_ttl_s", 300)), seed=seed,
-                   retry_after_cap_s=float(w.get("retry_after_cap_s", 900)))
+                   retry_after_cap_s=float(w.get("retry_after_cap_s", 900)),
+                   max_response_body_bytes=int(w.get("max_response_body_bytes", DEFAULT_MAX_BODY_BYTES)))
 
 
 def aws_client(service: str, config: StackConfig, pool: int = 50) -> Any:
@@ -74,7 +77,8 @@ class WorkerService:
         # SYNCWELL_WORKER_FAULTY=ignore_token_bucket: a deliberately broken worker for the chaos harness's tests.
         take = (lambda *_a, **_k: None) if FAULTY == "ignore_token_bucket" else self.buckets.take
         self.providers = make_clients(config.provider_urls, take, pool_size=pool,
-                                      on_call=lambda _p: self.counters.add("third_party_calls"))
+                                      on_call=lambda _p: self.counters.add("third_party_calls"),
+                                      max_body_bytes=settings.max_response_body_bytes)
         self.credentials = CredentialStore(self.secrets, self.providers, max_entries=settings.cache_size,
                                            ttl_s=settings.cache_ttl_s,
                                            on_refresh=lambda _p: self.counters.add("token_refreshes"))
