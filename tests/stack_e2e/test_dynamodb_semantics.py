@@ -385,10 +385,9 @@ def dynamodb_request(target: str, body: bytes, extra: str = "", version: str = "
     return (head + f"Content-Length: {len(body)}\r\n\r\n").encode() + body
 
 
+@pytest.mark.parametrize("ddb_variant", ["speedup"], indirect=True)  # stock moto is served by werkzeug
 def test_the_lean_server_keeps_connections_alive_and_reads_chunked_and_expect_continue_bodies(ddb_variant, table):
-    variant, ddb = ddb_variant
-    if variant != "speedup":
-        pytest.skip("stock moto is served by werkzeug")
+    _, ddb = ddb_variant
     url = ddb.meta.endpoint_url
     ddb.put_item(TableName=table, Item={**key("USER#raw", "PROFILE"), "v": n(7)})
     get = json.dumps({"TableName": table, "Key": key("USER#raw", "PROFILE")}).encode()
