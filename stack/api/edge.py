@@ -22,7 +22,8 @@ from stack.api.ratelimit import RateLimiter
 
 log = logging.getLogger("syncwell.api.access")
 CORRELATION_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
-UNLIMITED_PATHS = ("/health", "/openapi.json", "/openapi.yaml")
+HEALTH_PATHS = ("/health", "/health/deep")  # health checkers (Route 53, the router) are neither limited nor logged
+UNLIMITED_PATHS = (*HEALTH_PATHS, "/openapi.json", "/openapi.yaml")
 USER_LIMITED_PREFIX = "/v1/"     # these check the address together with the user (ApiContext.principal)
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -114,7 +115,7 @@ class EdgeMiddleware:
                 await _send_json(send_with_header, 500, {"error": {
                     "code": "internal_error", "message": "internal error", "correlationId": correlation_id}}, [])
         finally:
-            if path != "/health":
+            if path not in HEALTH_PATHS:
                 log_fields(log, logging.INFO, "request", method=scope.get("method"), path=path,
                            status=status_holder[0] or 500,
                            duration_ms=round((time.perf_counter() - started) * 1000, 2))
