@@ -19,6 +19,7 @@ def test_the_bundled_gameday_keeps_route53_defaults_in_full_and_scales_them_in_s
     full, short = load_plan(FILE), load_plan(FILE, short=True)
     assert (full.region.check_interval_s, full.region.failure_threshold, full.region.dns_ttl_s) == (30, 3, 60)
     assert full.region.failback == "manual" and full.time_scale == 1.0
+    assert full.region.check_path == short.region.check_path == "/health"  # the seeds' shallow check (003)
     assert short.region.check_interval_s == 0.5 and short.time_scale == 60.0
     assert short.region.replication_lag_s == full.region.replication_lag_s
     # Both forms replay the Nominal model's whole mix; the short one at make demo's 2,000 DAU x 144.
@@ -33,6 +34,7 @@ def test_the_bundled_gameday_keeps_route53_defaults_in_full_and_scales_them_in_s
     ({"fault": {"name": "x", "type": "nope"}}, "unknown fault type"),
     ({"region": {"failback": "sometimes"}}, "failback"),
     ({"region": {"check_interval_s": 0}}, "check_interval_s > 0"),
+    ({"region": {"check_path": "health/deep"}}, "check_path must be a path"),
     ({"load": {"rate_per_s": 6}}, "unknown key"),
     ({"load": {"model": "weekend"}}, "unknown traffic model"),
     ({"load": {"kinds": ["POST /v1/nothing"]}}, "unknown kind"),
