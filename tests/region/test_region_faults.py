@@ -95,6 +95,18 @@ def api_answers(url: str) -> bool:
         return False
 
 
+def dr_acknowledged(pair: RegionPair, user: SeededUser, within_s: float) -> float:
+    """When a job submitted through the router was first acknowledged (202) by the DR region."""
+    def acknowledged() -> float | None:
+        try:   # before the failover the primary answers 503 (or is slow to): not yet
+            answer = submit(pair.router_url, pair, user, timeout_s=5)
+        except httpx.HTTPError:
+            return None
+        ok = answer.status_code == 202 and answer.headers.get("x-swsim-region") == pair.options.dr
+        return time.time() if ok else None
+    return wait_for("a job acknowledged by the DR region through the router", acknowledged, within_s)
+
+
 def events_since(pair: RegionPair, since: float, kind: str, role: str | None = None) -> list[dict[str, Any]]:
     return [e for e in pair.router_status()["events"]
             if e["t"] >= since and e["kind"] == kind and (role is None or e.get("role") == role)]
@@ -126,11 +138,7 @@ def test_region_api_down_fails_over_while_the_region_s_worker_drains_its_queue(p
         assert not api_answers(pair.api_url(o.primary))
         assert all(stack.process(n).running for n in workers + [f"dr-{n}" for n in ("api", "worker")])
 
-        def dr_acknowledges() -> float | None:
-            answer = submit(pair.router_url, pair, stack.users[0], timeout_s=2)
-            ok = answer.status_code == 202 and answer.headers.get("x-swsim-region") == o.dr
-            return time.time() if ok else None
-        served_by_dr = wait_for("a job acknowledged by the DR region through the router", dr_acknowledges, 20)
+        served_by_dr = dr_acknowledged(pair, stack.users[0], within_s=20)
         unhealthy = events_since(pair, killed, "unhealthy", "primary")
         failover = events_since(pair, killed, "failover")
         assert unhealthy and failover and failover[0]["region"] == o.dr
@@ -198,14 +206,7 @@ def test_region_dynamodb_down_fails_over_when_the_checks_call_the_deep_health(pa
         restore = build_fault({"name": "primary-ddb-deep", "type": "region_dynamodb_down",
                                "target": {"region": "primary"}}).apply(FaultContext.from_stack(pair.stack, seed=3))
         try:
-            def dr_acknowledges() -> float | None:
-                try:   # before the failover the primary answers 503 (or is slow to): not yet
-                    answer = submit(pair.router_url, pair, pair.stack.users[2], timeout_s=5)
-                except httpx.HTTPError:
-                    return None
-                ok = answer.status_code == 202 and answer.headers.get("x-swsim-region") == o.dr
-                return time.time() if ok else None
-            served_by_dr = wait_for("a job acknowledged by the DR region through the router", dr_acknowledges, 30)
+            served_by_dr = dr_acknowledged(pair, pair.stack.users[2], within_s=30)
             unhealthy = events_since(pair, applied, "unhealthy", "primary")
             failover = events_since(pair, applied, "failover")
             assert unhealthy and failover and failover[0]["region"] == o.dr
