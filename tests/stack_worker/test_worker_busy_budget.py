@@ -33,7 +33,9 @@ def test_a_job_busy_for_longer_than_the_receive_budget_succeeds_once_the_lock_is
     stack.put({**lock, "status": "FREE", schema.TTL_ATTRIBUTE: int(time.time()) + 86400})  # the other job is done
     job = stack.wait_job(user_id, job_id, ("SUCCEEDED", "DEAD_LETTERED", "FAILED"), timeout=120)
     assert job["status"] == "SUCCEEDED", job
-    counters = worker.counters.snapshot()
-    assert counters["dead_lettered"] == 0 and counters["retried"] == 0 and counters["succeeded"] == 1
+    # the counter moves just after the state write the job was read from
+    counters = wait_for(lambda: (c := worker.counters.snapshot())["succeeded"] == 1 and c, 10,
+                        what="the succeeded counter")
+    assert counters["dead_lettered"] == 0 and counters["retried"] == 0
     assert stack.queue_depth(stack.dlq_url) == 0
     assert len(_writes(strava, dst_user)) == _source_count(strava, src_user)
