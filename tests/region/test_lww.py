@@ -92,6 +92,13 @@ def _tables(regions: tuple[str, ...] = (E, W)) -> dict[str, Any]:
     return clients
 
 
+def _replicator(clients: dict[str, Any]) -> Replicator:
+    """A replicator on the in-process moto tables, with no lag (its control port is never served here)."""
+    replicator = Replicator(TABLE, "http://127.0.0.1:9", [E, W], 0.0, 0.0, 1)
+    replicator.clients = clients
+    return replicator
+
+
 def _image(value: str, version: Version | None) -> dict[str, Any]:
     return {**ITEM_KEY, "v": {"S": value}, **(stamp(version) if version else {})}
 
@@ -103,8 +110,7 @@ def _held(client: Any) -> str:
 @mock_aws
 def test_the_condition_lets_only_a_newer_version_through() -> None:
     client = _tables((W,))[W]
-    replicator = Replicator(TABLE, "http://127.0.0.1:9", [E, W], 0.0, 0.0, 1)
-    replicator.clients = {W: client}
+    replicator = _replicator({W: client})
     put = lambda value, version: replicator._put_if_newer(client, KEY, _image(value, version), version)  # noqa: E731
     assert put("first", Version(10.0, W)) == APPLIED            # no item yet
     assert put("older", Version(9.5, E)) == LOST and _held(client) == "first"
@@ -128,8 +134,7 @@ def test_a_local_write_landing_between_the_replicator_s_read_and_its_put_is_not_
     # (older) image and before its put; its capture has not been noted yet (the 200 is still on its way back), so
     # the ledger says "apply". Only the condition in DynamoDB can keep the newer local item.
     clients = _tables()
-    replicator = Replicator(TABLE, "http://127.0.0.1:9", [E, W], 0.0, 0.0, 1)
-    replicator.clients = clients
+    replicator = _replicator(clients)
     clients[E].put_item(TableName=TABLE, Item=_image("from-east", Version(100.0, E)))
     replicator.captured(E, [KEY], 100.0)
     read = replicator._batch_get
@@ -203,8 +208,7 @@ def test_a_stamped_update_expression_is_valid_and_keeps_the_application_s_change
 @mock_aws
 def test_a_change_an_earlier_copy_already_carried_is_coalesced_not_a_conflict() -> None:
     clients = _tables()
-    replicator = Replicator(TABLE, "http://127.0.0.1:9", [E, W], 0.0, 0.0, 1)
-    replicator.clients = clients
+    replicator = _replicator(clients)
     clients[E].put_item(TableName=TABLE, Item=_image("v1", Version(50.0, E)))
     replicator.captured(E, [KEY], 50.0)
     direction = replicator.directions[(E, W)]
